@@ -1,0 +1,132 @@
+// Command fieldd is the fieldd coordinator: it builds the shared region,
+// keeps the path registry and serves clients on a unix socket.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/fieldd/fieldd/internal/daemon"
+	"github.com/fieldd/fieldd/internal/proto"
+	"github.com/fieldd/fieldd/internal/region"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "fieldd:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "fieldd",
+		Short:         "Shared-memory field notification daemon",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newRun())
+	return root
+}
+
+func newRun() *cobra.Command {
+	g := region.DefaultGeometry()
+	var (
+		cfg       daemon.Config
+		readers   []string
+		writers   []string
+		logLevel  string
+		logFormat string
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the daemon in the foreground until SIGTERM or SIGINT",
+		Long: `Run the daemon in the foreground until SIGTERM or SIGINT.
+
+Every flag can also be set with an environment variable: FIELDD_ and the
+flag name in upper case with '-' as '_' (for example FIELDD_MAX_CLIENTS).
+A flag on the command line wins over the environment.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			self := uint32(os.Geteuid())
+			if cfg.Readers, err = daemon.ParseAllow(readers, self); err != nil {
+				return fmt.Errorf("--readers: %w", err)
+			}
+			if cfg.Writers, err = daemon.ParseAllow(writers, self); err != nil {
+				return fmt.Errorf("--writers: %w", err)
+			}
+			cfg.Geometry = g
+			cfg.Logger = logger
+			s, err := daemon.New(cfg)
+			if err != nil {
+				logger.Error("fieldd failed to start", "err", err)
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return s.Serve(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.RuntimeDir, "runtime-dir", proto.DefaultRuntimeDir(), "directory (tmpfs) for the control socket and region files")
+	f.StringVar(&cfg.StateDir, "state-dir", proto.DefaultStateDir(), "directory (disk) for the durable path-to-ID log")
+	f.IntVar(&g.MaxSlots, "max-clients", g.MaxSlots, "client slots: connected clients at once")
+	f.IntVar(&g.MaxFields, "max-fields", g.MaxFields, "field table size: IDs 1..N-1, a multiple of 64")
+	f.IntVar(&g.RingSize, "ring-size", g.RingSize, "notification ring cells per slot, a power of two")
+	f.IntVar(&g.MaxValueSize, "max-value-size", g.MaxValueSize, "largest field value, in bytes")
+	f.IntVar(&g.Writers, "max-writers", g.Writers, "writer processes with claims at once (one value arena each)")
+	f.Int64Var(&g.ArenaSize, "arena-size", g.ArenaSize, "value arena per writer, in bytes, a multiple of 4096")
+	f.IntVar(&cfg.MaxPath, "max-path-length", proto.DefaultMaxPath, "longest field path, in bytes")
+	f.IntVar(&cfg.MaxMessage, "max-message-size", proto.DefaultMaxMessage, "largest control message, in bytes")
+	f.StringSliceVar(&readers, "readers", nil, "uids, user names or group names (group:NAME) allowed to connect (default: the daemon's uid)")
+	f.StringSliceVar(&writers, "writers", nil, "uids, user names or group names (group:NAME) allowed to claim prefixes (default: the daemon's uid)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error { return envFlags(cmd.Flags()) }
+	return cmd
+}
+
+// envFlags sets every flag not given on the command line from its
+// FIELDD_ environment variable.
+func envFlags(fs *pflag.FlagSet) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		name := "FIELDD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v, ok := os.LookupEnv(name)
+		if !ok || f.Changed {
+			return
+		}
+		if err := fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level=%q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format=%q: want text or json", format)
+}
