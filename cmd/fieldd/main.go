@@ -7,15 +7,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/fieldd/fieldd/internal/daemon"
+	"github.com/fieldd/fieldd/internal/metrics"
 	"github.com/fieldd/fieldd/internal/proto"
 	"github.com/fieldd/fieldd/internal/region"
 )
@@ -46,6 +51,7 @@ func newRun() *cobra.Command {
 		writers   []string
 		logLevel  string
 		logFormat string
+		metrics   string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -72,11 +78,16 @@ A flag on the command line wins over the environment.`,
 			cfg.Logger = logger
 			s, err := daemon.New(cfg)
 			if err != nil {
-				logger.Error("fieldd failed to start", "err", err)
-				return err
+				return err // main prints it once, as the last line
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
+			if metrics != "" {
+				if err := serveMetrics(ctx, metrics, s, logger); err != nil {
+					s.Close()
+					return err
+				}
+			}
 			return s.Serve(ctx)
 		},
 	}
@@ -93,6 +104,7 @@ A flag on the command line wins over the environment.`,
 	f.IntVar(&cfg.MaxMessage, "max-message-size", proto.DefaultMaxMessage, "largest control message, in bytes")
 	f.StringSliceVar(&readers, "readers", nil, "uids, user names or group names (group:NAME) allowed to connect (default: the daemon's uid)")
 	f.StringSliceVar(&writers, "writers", nil, "uids, user names or group names (group:NAME) allowed to claim prefixes (default: the daemon's uid)")
+	f.StringVar(&metrics, "metrics-listen", "", "TCP address for Prometheus /metrics, such as 127.0.0.1:9464 (default: no listener)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error { return envFlags(cmd.Flags()) }
@@ -114,6 +126,26 @@ func envFlags(fs *pflag.FlagSet) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// serveMetrics listens on addr and serves /metrics until ctx is done.
+func serveMetrics(ctx context.Context, addr string, s *daemon.Server, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-listen=%s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	reg := metrics.NewRegistry(s.Stats)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server failed", "addr", addr, "err", err)
+		}
+	}()
+	context.AfterFunc(ctx, func() { srv.Close() })
+	logger.Info("serving metrics", "addr", ln.Addr().String())
+	return nil
 }
 
 func newLogger(level, format string) (*slog.Logger, error) {

@@ -207,6 +207,7 @@ func (s *Server) disconnect(c *conn) {
 	}
 	released := s.releaseLocked(c)
 	sl, _ := s.reg.Slot(c.slot)
+	addSlotCounters(&s.retired, sl.Counters())
 	sl.Reset(region.SlotInfo{Generation: c.gen})
 	s.slots.Put(c.slot)
 	if c.rejects > maxLoggedRejects {

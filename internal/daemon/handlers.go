@@ -271,6 +271,24 @@ func (s *Server) list(m proto.List) (proto.Type, any, *reqError) {
 	return proto.TypeListReply, out, nil
 }
 
+// Stats returns the daemon's statistics, as the stats request does.
+func (s *Server) Stats() proto.StatsReply { return s.stats() }
+
+// addSlotCounters adds a slot's counters to a running total.
+func addSlotCounters(t *proto.SlotStats, k region.SlotCounters) {
+	t.Overflows += k.Overflows
+	t.Wakes += k.Wakes
+	t.Drains += k.Owner[region.CtrDrains]
+	t.Drained += k.Owner[region.CtrDrained]
+	t.Rebuilds += k.Owner[region.CtrRebuilds]
+	t.Frames += k.Owner[region.CtrFrames]
+	t.Callbacks += k.Owner[region.CtrCallbacks]
+	t.Overruns += k.Owner[region.CtrOverruns]
+	t.Panics += k.Owner[region.CtrPanics]
+	t.BadIDs += k.Owner[region.CtrBadIDs]
+	t.Parks += k.Owner[region.CtrParks]
+}
+
 func (s *Server) stats() proto.StatsReply {
 	l := s.reg.L
 	r := proto.StatsReply{
@@ -280,9 +298,12 @@ func (s *Server) stats() proto.StatsReply {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, n := range s.rejected {
+	r.RejectedBy = make(map[string]uint64, len(s.rejected))
+	for code, n := range s.rejected {
 		r.Rejected += n
+		r.RejectedBy[code] = n
 	}
+	r.Reclaimed = s.retired
 	for c := range s.conns {
 		sl, _ := s.reg.Slot(c.slot)
 		k := sl.Counters()

@@ -52,6 +52,7 @@ type Server struct {
 	conns    map[*conn]struct{}
 	dw       *region.Writer // arena 0
 	rejected map[string]uint64
+	retired  proto.SlotStats // counters of reclaimed slots, summed
 }
 
 // New sets up a daemon: directories, the instance lock, the path log, the
@@ -265,4 +266,10 @@ func (s *Server) reject(reason string) {
 	s.mu.Lock()
 	s.rejected[reason]++
 	s.mu.Unlock()
+}
+
+// Close releases everything New set up, for a server that will not Serve.
+func (s *Server) Close() error {
+	s.closeAll()
+	return nil
 }

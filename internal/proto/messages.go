@@ -107,6 +107,11 @@ type StatsReply struct {
 	Slots      []SlotStats  `json:"slots"`
 	Writers    []WriterStat `json:"writers"`
 	Rejected   uint64       `json:"rejected"`
+	// RejectedBy counts rejected requests by error code.
+	RejectedBy map[string]uint64 `json:"rejected_by,omitempty"`
+	// Reclaimed sums the counters of every slot reclaimed so far, so that
+	// totals over Slots plus Reclaimed never decrease.
+	Reclaimed SlotStats `json:"reclaimed"`
 }
 
 // SlotStats describes one slot in use.

@@ -26,6 +26,9 @@ type Files struct {
 
 // Close closes every file.
 func (f *Files) Close() error {
+	if f == nil {
+		return nil
+	}
 	var first error
 	for _, x := range []*os.File{f.Values, f.ValuesRO, f.Slots} {
 		if x != nil {
@@ -41,12 +44,13 @@ func (f *Files) Close() error {
 // write the header, and store the ready word last. It replaces files that
 // exist. A file system too small for the region gives an error naming both
 // sizes and the flags that shrink it.
-func Create(dir string, g Geometry, pid int) (r *Region, files *Files, err error) {
+func Create(dir string, g Geometry, pid int) (_ *Region, _ *Files, err error) {
 	l, err := NewLayout(g)
 	if err != nil {
 		return nil, nil, err
 	}
-	files = &Files{}
+	files := &Files{}
+	var r *Region
 	defer func() {
 		if err != nil {
 			files.Close()

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fieldd/fieldd/pkg/client"
+)
+
+var fielddBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "fieldd-bin")
+	if err != nil {
+		panic(err)
+	}
+	fielddBin = filepath.Join(dir, "fieldd")
+	if out, err := exec.Command("go", "build", "-o", fielddBin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// startDaemon starts fieldd with the given extra arguments and returns the
+// command and a buffer with its log.
+func startDaemon(t *testing.T, env []string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(fielddBin, append([]string{"run"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	log := &syncBuffer{}
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	return cmd, log
+}
+
+func TestReadyOnlyAfterSocketListens(t *testing.T) {
+	dir := t.TempDir()
+	notify := filepath.Join(dir, "notify.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	startDaemon(t, []string{"NOTIFY_SOCKET=" + notify},
+		"--runtime-dir", dir+"/run", "--state-dir", dir+"/state")
+
+	ln.SetReadDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, 256)
+	for {
+		n, err := ln.Read(buf)
+		if err != nil {
+			t.Fatalf("no READY=1 from fieldd: %v", err)
+		}
+		if strings.Contains(string(buf[:n]), "READY=1") {
+			break
+		}
+	}
+	// The first attempt must succeed: no retry.
+	c, err := client.Dial(context.Background(), client.Options{RuntimeDir: dir + "/run"})
+	if err != nil {
+		t.Fatalf("Dial right after READY=1: %v", err)
+	}
+	c.Close()
+}
+
+func TestSecondDaemonNamesHolder(t *testing.T) {
+	dir := t.TempDir()
+	first, log := startDaemon(t, nil, "--runtime-dir", dir+"/run", "--state-dir", dir+"/state")
+	waitFor(t, func() bool { return strings.Contains(log.String(), "fieldd started") })
+
+	out, err := exec.Command(fielddBin, "run", "--runtime-dir", dir+"/run", "--state-dir", dir+"/state2").CombinedOutput()
+	if err == nil {
+		t.Fatal("second fieldd on the same runtime directory started")
+	}
+	if !strings.Contains(string(out), "pid "+strconv.Itoa(first.Process.Pid)) {
+		t.Fatalf("error does not name pid %d:\n%s", first.Process.Pid, out)
+	}
+}
+
+func TestFlagsFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	_, log := startDaemon(t, []string{"FIELDD_MAX_CLIENTS=5", "FIELDD_RING_SIZE=128", "FIELDD_RUNTIME_DIR=" + dir + "/run"},
+		"--state-dir", dir+"/state", "--ring-size", "256")
+	waitFor(t, func() bool { return strings.Contains(log.String(), "fieldd started") })
+	l := log.String()
+	for _, want := range []string{"max_clients=5", "ring_size=256", "runtime_dir=" + dir + "/run"} {
+		if !strings.Contains(l, want) {
+			t.Errorf("start log lacks %q:\n%s", want, l)
+		}
+	}
+}
+
+func TestBadFlagNamesValueAndRange(t *testing.T) {
+	dir := t.TempDir()
+	out, err := exec.Command(fielddBin, "run", "--runtime-dir", dir, "--state-dir", dir, "--ring-size", "1000").CombinedOutput()
+	if err == nil {
+		t.Fatal("fieldd started with --ring-size=1000")
+	}
+	if !strings.Contains(string(out), "--ring-size=1000") || !strings.Contains(string(out), "power of two") {
+		t.Fatalf("error does not name the flag, value and fix:\n%s", out)
+	}
+}
+
+func TestSmallTmpfsFailsWithSizes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "shm")
+	os.Mkdir(mnt, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+
+	cmd := exec.Command(fielddBin, "run", "--runtime-dir", mnt, "--state-dir", dir+"/state")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errorsAs(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("fieldd on a 1 MiB tmpfs: %v\n%s", err, out)
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Fatalf("fieldd died of signal %v", ws.Signal())
+	}
+	s := string(out)
+	for _, want := range []string{"need", "available", "--max-fields", "--arena-size"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("error lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestUnitFileVerifies(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
+	unit, err := os.ReadFile("../../init/fieldd.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// verify checks that ExecStart exists, so point it at the built binary.
+	text := strings.Replace(string(unit), "/usr/local/bin/fieldd", fielddBin, 1)
+	path := filepath.Join(t.TempDir(), "fieldd.service")
+	os.WriteFile(path, []byte(text), 0o644)
+	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "fieldd.service") {
+			t.Errorf("systemd-analyze: %s", sc.Text())
+		}
+	}
+	if !strings.Contains(text, "Type=notify") {
+		t.Error("unit is not Type=notify")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 20s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
