@@ -36,14 +36,24 @@
  *     and then delivered[f] == version[f] must hold for every field. With
  *     -DNO_REPAIR the check skips fields whose writer died in the middle of a
  *     publish. A lost wake-up shows up as a failure of this assertion.
- *   - Dispatch never sees a version older than the one it delivered, and it
+ *   - Dispatch never reads a version older than the one it delivered, and it
  *     delivers each version of a field at most once.
- *   - A producer that finds the ring full sees a cell of the previous lap.
+ *   - A producer that finds the ring full finds a filled cell of the previous
+ *     lap.
+ *
+ * NOTE: The results hold for the bounds below: two writers with one field
+ * each, PUBS publishes per writer, MAX_TRIES append attempts and RING cells.
+ * The model stores a value and its version in one step, so it does not check
+ * how the Go code makes a value and its version visible together. It runs
+ * drain, dispatch and park in sequence, but pkg/client dispatches on a
+ * goroutine of its own, and the model does not cover that concurrency.
  *
  * Build-time options (spin -DNAME=VALUE):
  *   RING=n                  ring cells (default 2)
  *   PUBS=n                  publishes per writer (default 2)
- *   DRAIN_RING_FIRST        drain reads the ring before the overflow flag
+ *   MAX_TRIES=n             append attempts (default 3)
+ *   DRAIN_OVERFLOW_FIRST    drain clears the overflow flag and scans the
+ *                           bitmap before it reads the ring
  *   NO_REPAIR               no daemon process
  *   REPAIR_WAKE_IF_WAITING  the daemon wakes the reader with the writer's
  *                           conditional wake instead of clearing `waiting` and
@@ -63,8 +73,15 @@
 
 #define NFIELDS 2
 
-/* Attempts of one ring append before the producer treats the ring as full. */
+/*
+ * Attempts of one ring append before the producer treats the ring as full.
+ * The Go ring allows 64. The model allows fewer to stay small, so it skips
+ * appends that succeed only after more attempts. With spin 6.5.2, RING=2 and
+ * MAX_TRIES=6 also pass (35,457,729 states, 48 s).
+ */
+#ifndef MAX_TRIES
 #define MAX_TRIES 3
+#endif
 
 /* Value of `dead` while no writer has died. */
 #define NONE 255
@@ -178,18 +195,26 @@ active [NFIELDS] proctype writer()
 
 			if
 			:: c.lap == lap && c.filled ->
-				/* Another producer filled the cell: help advance tail. */
+				/* Another producer filled the cell, so help advance tail. */
 				atomic { if :: tail == t -> tail = t + 1 :: else fi };
 				MAYBE_DIE(1)
 			:: c.lap == lap && !c.filled ->
 				/* The reader freed the cell after the CAS failed. */
 				skip
 			:: c.lap > lap ->
-				/* t was stale. */
+				/*
+				 * The tail snapshot t is stale, or the producer that filled
+				 * cell t has not advanced tail and the reader already freed
+				 * the cell.
+				 * NOTE: If that producer died, nothing advances tail, so every
+				 * later append gives up after MAX_TRIES and sets overflow.
+				 * Notifications still arrive, through the bitmap scan.
+				 */
 				skip
 			:: c.lap < lap ->
-				/* The cell still holds an entry of the previous lap. */
-				assert(c.lap + 1 == lap && c.filled);
+				/* The cell still contains an entry of the previous lap. */
+				assert(c.lap + 1 == lap);
+				assert(c.filled);
 				goto ring_full
 			fi;
 			atomic { c.lap = 0; c.filled = 0 }
@@ -202,7 +227,7 @@ appended:
 		atomic { t = 0; lap = 0; i = 0; tries = 0; c.lap = 0; c.filled = 0 };
 		MAYBE_DIE(1);
 
-		/* Step 5: wake the reader if it announced that it sleeps. */
+		/* Step 5: wake the reader if it set `waiting` before it sleeps. */
 		if
 		:: waiting ->
 			MAYBE_DIE(1);
@@ -248,10 +273,16 @@ inline enqueue(g)
 	fi
 }
 
-/* Clear the overflow flag and queue every field with a set pending bit. */
+/*
+ * Clear the overflow flag and queue every field with a set pending bit. Like
+ * the Go code, drain loads the flag and swaps it to 0 only if it was set.
+ */
 inline drain_overflow()
 {
-	atomic { ov = overflow; overflow = 0 };
+	if
+	:: overflow -> atomic { ov = overflow; overflow = 0 }
+	:: else
+	fi;
 	if
 	:: ov ->
 		ov = 0;
@@ -270,13 +301,19 @@ inline drain_overflow()
 	fi
 }
 
-/* Take entries from the ring until the cell at head is not full for its lap. */
+/*
+ * Take up to RING entries from the ring, and stop early at a cell that is
+ * not full for the lap of head.
+ */
 inline drain_ring()
 {
 	do
-	:: load_head_cell();
+	:: taken == RING -> taken = 0; break
+	:: else ->
+		load_head_cell();
 		if
 		:: c.lap == head / RING && c.filled ->
+			taken++;
 			enqueue(c.id);
 			/* Free the cell for the next lap with one store. */
 			atomic {
@@ -287,7 +324,7 @@ inline drain_ring()
 				clear_head_cell_copy()
 			}
 		:: else ->
-			clear_head_cell_copy();
+			atomic { taken = 0; clear_head_cell_copy() };
 			break
 		fi
 	od
@@ -307,10 +344,11 @@ inline dispatch()
 		delivered[f] = v;
 #else
 		/*
-		 * The same field can be queued again after it was delivered, by a ring
-		 * entry and then the overflow scan, or by two ring entries of one
-		 * writer. Only a newer version is delivered. The assertion shows that
-		 * Go's check `v > delivered` also rejects nothing but repeats.
+		 * Dispatch reads the version after it clears the pending bit, so it
+		 * can deliver a version whose ring entry or overflow scan is still to
+		 * come. That later entry finds v == delivered[f] and is skipped. The
+		 * assertion checks that v is never older, so Go's check
+		 * `v > delivered` skips only such repeats.
 		 */
 		if
 		:: v != delivered[f] ->
@@ -343,6 +381,7 @@ inline check_delivered_all()
 active proctype reader()
 {
 	byte head;
+	byte taken;	/* entries taken by the current drain_ring */
 	bit queued[NFIELDS];
 	chan fifo = [NFIELDS] of { byte };
 	byte f;
@@ -351,12 +390,12 @@ active proctype reader()
 	Cell c;
 
 loop:
-#ifdef DRAIN_RING_FIRST
-	drain_ring();
+#ifdef DRAIN_OVERFLOW_FIRST
 	drain_overflow();
+	drain_ring();
 #else
-	drain_overflow();
 	drain_ring();
+	drain_overflow();
 #endif
 	dispatch();
 
@@ -365,13 +404,10 @@ loop:
 #ifndef BUG_NO_RECHECK
 	/*
 	 * A producer appends or sets overflow before it reads `waiting`, and the
-	 * reader sets `waiting` before this recheck. So either the producer sees
-	 * waiting == 1 and wakes the reader, or the recheck sees the new entry.
+	 * reader sets `waiting` before this recheck. So either the producer reads
+	 * waiting == 1 and wakes the reader, or the recheck finds the new entry or
+	 * the overflow flag.
 	 */
-	if
-	:: overflow -> waiting = 0; goto loop
-	:: else
-	fi;
 	load_head_cell();
 	if
 	:: c.lap == head / RING && c.filled ->
@@ -380,6 +416,10 @@ loop:
 		goto loop
 	:: else ->
 		clear_head_cell_copy()
+	fi;
+	if
+	:: overflow -> waiting = 0; goto loop
+	:: else
 	fi;
 #endif
 
@@ -391,17 +431,21 @@ loop:
 		fi
 	};
 	if
-	:: !asleep -> goto loop
+	:: !asleep ->
+		/* Park clears the word after the wait returns, as Go's Park does. */
+		waiting = 0;
+		goto loop
 	:: timeout ->
-		/* Every writer finished or died and nothing will wake the reader. */
+		/* Every writer finished or died, and no process can wake the reader. */
 		check_delivered_all()
 	fi
 }
 
 #ifndef NO_REPAIR
 /*
- * Runs once a writer has died: marks the writer's field pending, sets
- * overflow so the next drain scans the bitmap, and wakes the reader.
+ * Repairs the slot once a writer has died. It marks the writer's field
+ * pending, sets overflow so the next drain scans the bitmap, and wakes the
+ * reader.
  */
 active proctype daemon()
 {

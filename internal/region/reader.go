@@ -50,10 +50,11 @@ func (rd *Reader) Drain(dst []uint32, max int) []uint32 {
 		dst = rd.s.pending.AppendSet(dst)
 	}
 
-	// Drop IDs a corrupt or stale cell could hold.
+	// Drop IDs a corrupt or stale cell could hold. The comparison is in
+	// uint64 because int(id) is negative from 2^31 on 32-bit platforms.
 	kept := start
 	for _, id := range dst[start:] {
-		if id == 0 || int(id) >= rd.r.L.MaxFields {
+		if id == 0 || uint64(id) >= uint64(rd.r.L.MaxFields) {
 			rd.s.Count(CtrBadIDs, 1)
 			continue
 		}

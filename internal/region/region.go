@@ -110,7 +110,9 @@ func readHeader(b []byte, kind uint64) (Layout, error) {
 	}
 	word := func(i int) int {
 		v := h[i].Load()
-		if v > 1<<40 {
+		// The second check rejects values that int cannot hold on 32-bit
+		// platforms, which would otherwise wrap to a valid size.
+		if v > 1<<40 || uint64(int(v)) != v {
 			return -1
 		}
 		return int(v)
@@ -201,7 +203,9 @@ func (r *Region) DaemonPID() int { return int(r.vhdr[hDaemonPID].Load()) }
 func (r *Region) Heartbeat() int64 { return int64(r.vhdr[hHeartbeat].Load()) }
 
 func (r *Region) field(id uint32) ([]atomic.Uint64, error) {
-	if id == 0 || int(id) >= r.L.MaxFields {
+	// The comparison is in uint64 because int(id) is negative from 2^31 on
+	// 32-bit platforms.
+	if id == 0 || uint64(id) >= uint64(r.L.MaxFields) {
 		return nil, fmt.Errorf("%w: %d not in 1..%d", ErrBadID, id, r.L.MaxFields-1)
 	}
 	i := int(id) * (fieldSize / 8)

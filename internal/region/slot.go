@@ -165,7 +165,14 @@ func (s *Slot) notify(id uint32) (coalesced bool) {
 func (s *Slot) raise(id uint32) {
 	s.pending.Set(id)
 	s.ctl[sOverflow].Store(1)
-	s.wake()
+
+	// The wake does not depend on the waiting word, because a writer that
+	// died between clearing the word and FUTEX_WAKE left the owner asleep
+	// with the word clear. Clearing the word first makes a wait that has
+	// not started yet return at once.
+	s.waiting.Store(0)
+	shm.FutexWake(s.waiting, 1)
+	s.ctl[sWakes].Add(1)
 }
 
 // wake clears the waiting word and wakes the owner if the owner set it.

@@ -98,6 +98,11 @@ func (r *Ring) Append(id uint32) bool {
 		case clap == (lap-1)&lapMask && full:
 			// The consumer has not yet taken the entry of the previous lap.
 			return false
+		case clap == (lap+1)&lapMask:
+			// The consumer already took the entry at t, so the tail belongs
+			// past t. If that entry's producer died before moving the tail,
+			// no other producer moves it, so move it here.
+			r.tail.CompareAndSwap(t, t+1)
 		default:
 			// The tail moved on since it was loaded, or the consumer freed the
 			// cell between the CAS and the load: try again.
