@@ -83,8 +83,7 @@ func (rd *Reader) Take(id uint32, dst []byte) ([]byte, uint64, bool, error) {
 	return rd.r.ReadInto(id, dst)
 }
 
-// Queue marks id pending without touching the ring. The client calls it
-// when it queues a field locally on Watch.
+// Pending reports whether id's pending bit is set in the slot.
 func (rd *Reader) Pending(id uint32) bool { return rd.s.pending.IsSet(id) }
 
 // Park sleeps on the slot's futex until a writer wakes it, Unpark is

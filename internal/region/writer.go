@@ -103,8 +103,14 @@ func (w *Writer) store(id uint32, value []byte, flags uint64) error {
 		start := w.r.L.ArenaStart(int(loc>>locArenaShift)) + int64(loc&locOffMask)
 		copy(w.r.values[start:start+int64(n)], value)
 	}
-	f[c].Store(loc)
-	f[c+1].Store(ln&^(lenGone|lenMask) | flags | uint64(n))
+	// A rewrite of the same size leaves both cell words as they are; each
+	// skipped atomic store saves a full barrier on amd64.
+	if f[c].Load() != loc {
+		f[c].Store(loc)
+	}
+	if newLen := ln&^(lenGone|lenMask) | flags | uint64(n); f[c+1].Load() != newLen {
+		f[c+1].Store(newLen)
+	}
 
 	// The version store publishes the cell. Readers pair their first and
 	// second version loads with it. The value bytes above are plain stores:
