@@ -94,6 +94,13 @@ type Client struct {
 	ids    sync.Map // string -> FieldID
 	writer *Writer  // guarded by watchMu
 	stale  atomic.Uint64
+
+	// regMu keeps the region mapped while a method reads it. Methods that
+	// read the region outside the drainer and the dispatcher hold it for
+	// reading, and release holds it for writing while it unmaps.
+	regMu    sync.RWMutex
+	unmapped bool  // guarded by regMu
+	final    Stats // the counters at unmapping; guarded by regMu
 }
 
 type watch struct {
@@ -220,9 +227,16 @@ func (c *Client) release() {
 	if w != nil {
 		w.unmap()
 	}
+	// The daemon wipes the slot's counters once the connection closes, so
+	// they are copied first.
+	final := c.Stats()
 	c.conn.Close()
+
+	c.regMu.Lock()
+	c.final, c.unmapped = final, true
 	c.reg.Close()
 	c.slots.Close()
+	c.regMu.Unlock()
 }
 
 // drainLoop moves notifications from the slot into the local queue.
@@ -296,8 +310,14 @@ type Stats struct {
 	Stale      uint64 // queued fields with no newer version to deliver
 }
 
-// Stats returns the client's counters.
+// Stats returns the client's counters. After Close it returns them as
+// they were when the region was unmapped.
 func (c *Client) Stats() Stats {
+	c.regMu.RLock()
+	defer c.regMu.RUnlock()
+	if c.unmapped {
+		return c.final
+	}
 	k := c.rd.Slot().Counters()
 	c.mu.Lock()
 	st := Stats{Slot: c.welcome.Slot, Generation: c.welcome.Generation, Watches: len(c.watches), Queued: c.queue.len()}

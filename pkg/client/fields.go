@@ -78,7 +78,19 @@ func (c *Client) FieldPath(ctx context.Context, id FieldID) (string, error) {
 	return reply.Paths[0], nil
 }
 
+// checkID returns ErrClosed after Close, and an error wrapping
+// ErrNotIssued for an ID the daemon never issued.
 func (c *Client) checkID(id FieldID) error {
+	c.regMu.RLock()
+	defer c.regMu.RUnlock()
+	return c.checkIDLocked(id)
+}
+
+// checkIDLocked is checkID for a caller that holds regMu.
+func (c *Client) checkIDLocked(id FieldID) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
 	if issued := c.reg.Issued(); id == 0 || uint32(id) > issued {
 		return notIssued(id, issued)
 	}
@@ -88,10 +100,9 @@ func (c *Client) checkID(id FieldID) error {
 // Read returns the newest value of field id, straight from shared memory.
 // A field never written has version 0 and no bytes.
 func (c *Client) Read(id FieldID) (Value, error) {
-	if c.closed.Load() {
-		return Value{}, ErrClosed
-	}
-	if err := c.checkID(id); err != nil {
+	c.regMu.RLock()
+	defer c.regMu.RUnlock()
+	if err := c.checkIDLocked(id); err != nil {
 		return Value{}, err
 	}
 	data, ver, gone, err := c.reg.ReadInto(uint32(id), nil)

@@ -1,0 +1,7 @@
+//go:build race
+
+package client_test
+
+// raceEnabled reports whether the tests run under the race detector;
+// TestMain then builds fieldd with it too.
+const raceEnabled = true
