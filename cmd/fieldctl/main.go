@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
+	"github.com/fieldd/fieldd/internal/envflag"
 	"github.com/fieldd/fieldd/internal/proto"
 	"github.com/fieldd/fieldd/pkg/client"
 )
@@ -106,7 +106,7 @@ Exit codes:
 			return errors.New("missing command")
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envFlags(cmd.Flags()); err != nil {
+			if err := envflag.Apply(cmd.Flags(), "FIELDCTL", map[string]string{"runtime-dir": "FIELDD_RUNTIME_DIR"}); err != nil {
 				return err
 			}
 			if g.output != "table" && g.output != "json" {
@@ -130,33 +130,6 @@ Exit codes:
 		newWatch(g),
 	)
 	return root
-}
-
-// envFlags sets every flag not given on the command line from its
-// FIELDCTL_ environment variable, and --runtime-dir from
-// FIELDD_RUNTIME_DIR when FIELDCTL_RUNTIME_DIR is not set.
-func envFlags(fs *pflag.FlagSet) error {
-	var errs []error
-	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Changed {
-			return
-		}
-		names := []string{"FIELDCTL_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))}
-		if f.Name == "runtime-dir" {
-			names = append(names, "FIELDD_RUNTIME_DIR")
-		}
-		for _, name := range names {
-			v, ok := os.LookupEnv(name)
-			if !ok {
-				continue
-			}
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("invalid %s=%q: %w", name, v, err))
-			}
-			return
-		}
-	})
-	return errors.Join(errs...)
 }
 
 // runE wraps a command's function so that the errors it returns exit with

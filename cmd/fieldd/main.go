@@ -11,15 +11,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/fieldd/fieldd/internal/daemon"
+	"github.com/fieldd/fieldd/internal/envflag"
 	"github.com/fieldd/fieldd/internal/metrics"
 	"github.com/fieldd/fieldd/internal/proto"
 	"github.com/fieldd/fieldd/internal/region"
@@ -107,25 +106,8 @@ A flag on the command line wins over the environment.`,
 	f.StringVar(&metrics, "metrics-listen", "", "TCP address for Prometheus /metrics, such as 127.0.0.1:9464 (default: no listener)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error { return envFlags(cmd.Flags()) }
+	cmd.PreRunE = func(cmd *cobra.Command, _ []string) error { return envflag.Apply(cmd.Flags(), "FIELDD", nil) }
 	return cmd
-}
-
-// envFlags sets every flag not given on the command line from its
-// FIELDD_ environment variable.
-func envFlags(fs *pflag.FlagSet) error {
-	var errs []error
-	fs.VisitAll(func(f *pflag.Flag) {
-		name := "FIELDD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		v, ok := os.LookupEnv(name)
-		if !ok || f.Changed {
-			return
-		}
-		if err := fs.Set(f.Name, v); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
-		}
-	})
-	return errors.Join(errs...)
 }
 
 // serveMetrics listens on addr and serves /metrics until ctx is done.

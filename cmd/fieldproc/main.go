@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
+	"github.com/fieldd/fieldd/internal/envflag"
 	"github.com/fieldd/fieldd/internal/proto"
 	"github.com/fieldd/fieldd/pkg/client"
 )
@@ -109,7 +109,7 @@ Exit codes: 0 when it stopped at --duration or on a signal, 1 on an error,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envFlags(cmd.Flags()); err != nil {
+			if err := envflag.Apply(cmd.Flags(), "FIELDPROC", map[string]string{"runtime-dir": "FIELDD_RUNTIME_DIR"}); err != nil {
 				return err
 			}
 			if !(o.rate > 0 && o.rate <= maxRate) {
@@ -137,33 +137,6 @@ Exit codes: 0 when it stopped at --duration or on a signal, 1 on an error,
 	f.DurationVar(&o.minAge, "min-age", time.Second, "publish a process only once it has been seen this long, so short-lived processes use no field IDs (0: at once)")
 	f.BoolVar(&o.quiet, "quiet", false, "print no start and progress lines; errors and the summary still go to stderr")
 	return cmd
-}
-
-// envFlags sets every flag not given on the command line from its
-// FIELDPROC_ environment variable, and --runtime-dir from
-// FIELDD_RUNTIME_DIR when FIELDPROC_RUNTIME_DIR is not set.
-func envFlags(fs *pflag.FlagSet) error {
-	var errs []error
-	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Changed {
-			return
-		}
-		names := []string{"FIELDPROC_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))}
-		if f.Name == "runtime-dir" {
-			names = append(names, "FIELDD_RUNTIME_DIR")
-		}
-		for _, name := range names {
-			v, ok := os.LookupEnv(name)
-			if !ok {
-				continue
-			}
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("invalid %s=%q: %w", name, v, err))
-			}
-			return
-		}
-	})
-	return errors.Join(errs...)
 }
 
 // run connects, claims the prefixes and publishes samples until the
