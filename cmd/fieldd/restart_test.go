@@ -1,8 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -75,4 +83,147 @@ func TestPathIDsSurviveDaemonKill(t *testing.T) {
 	if err != nil || v.String() != "kept" || v.Version() != 1 {
 		t.Errorf("value of a after restart = %q version %d, %v; want kept version 1", v.String(), v.Version(), err)
 	}
+}
+
+// init runs this test binary as a watching child when FIELDD_TEST_WATCH
+// holds a runtime directory and a path separated by '|'.
+func init() {
+	if spec := os.Getenv("FIELDD_TEST_WATCH"); spec != "" {
+		runDir, path, _ := strings.Cut(spec, "|")
+		os.Exit(runWatcherChild(runDir, path))
+	}
+}
+
+// runWatcherChild prints "slot N", watches path and prints "version V"
+// for each value, until stdin closes.
+func runWatcherChild(runDir, path string) int {
+	ctx := context.Background()
+	c, err := client.Dial(ctx, client.Options{RuntimeDir: runDir, FrameInterval: -1})
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	id, err := c.FieldID(ctx, path)
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	var mu sync.Mutex
+	fmt.Println("slot", c.Slot())
+	if _, err := c.Watch(id, func(v client.Value) {
+		mu.Lock()
+		fmt.Println("version", v.Version())
+		mu.Unlock()
+	}); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+func TestClientsOutliveDaemonRestart(t *testing.T) {
+	dir := t.TempDir()
+	run := dir + "/run"
+	args := []string{"--runtime-dir", run, "--state-dir", dir + "/state"}
+	first, _ := startDaemon(t, nil, args...)
+	ctx := context.Background()
+
+	writer := dialRetry(t, run)
+	defer writer.Close()
+	w, err := writer.Claim(ctx, "doc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := writer.FieldID(ctx, "doc/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Publish(id, []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+
+	// A watcher in another process, so that it can die later.
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), "FIELDD_TEST_WATCH="+run+"|doc/x")
+	stdin, _ := child.StdinPipe()
+	stdout, _ := child.StdoutPipe()
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); child.Process.Kill(); child.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	expect := func(prefix string) string {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("watcher exited before %q", prefix)
+				}
+				if strings.HasPrefix(l, prefix) {
+					return strings.TrimPrefix(l, prefix)
+				}
+				if strings.HasPrefix(l, "error") {
+					t.Fatalf("watcher: %s", l)
+				}
+			case <-timeout:
+				t.Fatalf("no %q from the watcher within 20s", prefix)
+			}
+		}
+	}
+	watcherSlot := expect("slot ")
+	expect("version 1")
+
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	_, log := startDaemon(t, nil, args...)
+	waitFor(t, func() bool { return strings.Contains(log.String(), "fieldd started") })
+	if !strings.Contains(log.String(), "slots=2 arenas=1") {
+		t.Errorf("restarted daemon did not keep 2 slots and 1 arena:\n%s", log.String())
+	}
+
+	// The writer publishes and the watcher is notified, with no reconnect.
+	if err := w.Publish(id, []byte("2")); err != nil {
+		t.Fatalf("publish after the restart: %v", err)
+	}
+	expect("version 2")
+
+	// The old connection is gone: requests say so.
+	if _, err := writer.FieldID(ctx, "doc/new"); !errors.Is(err, client.ErrDisconnected) {
+		t.Errorf("request over the old connection = %v, want ErrDisconnected", err)
+	}
+
+	// A new client gets a slot that no orphan holds.
+	fresh := dialRetry(t, run)
+	defer fresh.Close()
+	if got := strconv.Itoa(fresh.Slot()); got == watcherSlot || fresh.Slot() == writer.Slot() {
+		t.Fatalf("new client got slot %s, held by an orphan (watcher %s, writer %d)", got, watcherSlot, writer.Slot())
+	}
+	st, err := fresh.DaemonStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphans := 0
+	for _, s := range st.Slots {
+		if s.Orphan {
+			orphans++
+		}
+	}
+	if orphans != 2 {
+		t.Errorf("stats list %d orphaned slots, want 2", orphans)
+	}
+
+	// Once the watcher dies, the daemon reclaims its slot.
+	child.Process.Kill()
+	child.Wait()
+	waitFor(t, func() bool { return strings.Contains(log.String(), `msg="orphaned slot reclaimed" slot=`+watcherSlot) })
 }

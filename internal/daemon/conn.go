@@ -178,7 +178,8 @@ func (s *Server) handshake(c *conn, buf []byte) bool {
 	}
 	c.slot, c.gen = slot, gen
 	sl, _ := s.reg.Slot(slot)
-	sl.Reset(region.SlotInfo{InUse: true, Generation: gen, PID: c.cred.PID, UID: c.cred.UID, Since: time.Now()})
+	start, _ := procStart(c.cred.PID)
+	sl.Reset(region.SlotInfo{InUse: true, Generation: gen, PID: c.cred.PID, UID: c.cred.UID, Since: time.Now(), ProcStart: start})
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 
@@ -233,7 +234,7 @@ func (s *Server) releaseLocked(c *conn) int {
 			}
 		}
 	}
-	s.reg.SetArenaPID(c.arena, 0)
+	s.reg.SetArenaOwner(c.arena, 0, 0)
 	s.arenas.Put(c.arena)
 	c.log.Info("writer released", "arena", c.arena, "prefixes", c.prefixes, "fields", n)
 	c.arena, c.prefixes = 0, nil

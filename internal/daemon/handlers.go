@@ -216,7 +216,8 @@ func (s *Server) claim(c *conn, m proto.Claim) (proto.Type, any, *reqError) {
 			return 0, nil, fail(proto.CodeLimit, "all %d writer arenas are in use; raise fieldd --max-writers", s.cfg.Geometry.Writers)
 		}
 		c.arena = a
-		s.reg.SetArenaPID(a, c.cred.PID)
+		start, _ := procStart(c.cred.PID)
+		s.reg.SetArenaOwner(a, c.cred.PID, start)
 	}
 	for _, p := range m.Prefixes {
 		if !slices.Contains(c.prefixes, p) {
@@ -315,6 +316,14 @@ func (s *Server) stats() proto.StatsReply {
 			Frames: k.Owner[region.CtrFrames], Callbacks: k.Owner[region.CtrCallbacks], Overruns: k.Owner[region.CtrOverruns],
 			Panics: k.Owner[region.CtrPanics], BadIDs: k.Owner[region.CtrBadIDs], Parks: k.Owner[region.CtrParks],
 		})
+	}
+	for _, o := range s.orphanSlots {
+		sl, _ := s.reg.Slot(o.index)
+		k := sl.Counters()
+		st := proto.SlotStats{Slot: o.index, Generation: sl.Info().Generation, PID: o.pid, UID: sl.Info().UID,
+			Since: sl.Info().Since.Unix(), Orphan: true, Pending: k.Pending}
+		addSlotCounters(&st, k)
+		r.Slots = append(r.Slots, st)
 	}
 	slices.SortFunc(r.Slots, func(a, b proto.SlotStats) int { return a.Slot - b.Slot })
 	for a := 0; a <= l.Writers; a++ {

@@ -53,6 +53,9 @@ type Server struct {
 	dw       *region.Writer // arena 0
 	rejected map[string]uint64
 	retired  proto.SlotStats // counters of reclaimed slots, summed
+
+	orphanSlots  []orphan
+	orphanArenas []orphan
 }
 
 // New sets up a daemon: directories, the instance lock, the path log, the
@@ -130,18 +133,7 @@ func (s *Server) openRegion() error {
 	switch {
 	case err == nil:
 		s.log.Info("reopened region", "dir", s.cfg.RuntimeDir)
-		for i := range g.MaxSlots {
-			sl, _ := r.Slot(i)
-			gen := sl.Info().Generation
-			s.slots.SetGeneration(i, gen)
-			sl.Reset(region.SlotInfo{Generation: gen})
-		}
-		for _, id := range s.paths.Under("", proto.HasPrefix) {
-			r.SetOwner(id, 0)
-		}
-		for a := 0; a <= g.Writers; a++ {
-			r.SetArenaPID(a, 0)
-		}
+		s.adoptOrphans(r)
 	case errors.Is(err, os.ErrNotExist):
 		r, files, err = region.Create(s.cfg.RuntimeDir, g, os.Getpid())
 	default:
@@ -159,7 +151,8 @@ func (s *Server) openRegion() error {
 	s.reg, s.files = r, files
 	r.SetDaemon(os.Getpid(), s.start)
 	r.SetIssued(s.paths.Len())
-	r.SetArenaPID(0, int32(os.Getpid()))
+	start, _ := procStart(int32(os.Getpid()))
+	r.SetArenaOwner(0, int32(os.Getpid()), start)
 	s.dw, err = r.Writer(0)
 	return err
 }
@@ -229,6 +222,9 @@ func (s *Server) heartbeat() {
 			return
 		case now := <-t.C:
 			s.reg.Beat(now)
+			if s.hasOrphans() {
+				s.reapOrphans()
+			}
 		}
 	}
 }

@@ -116,26 +116,29 @@ type StatsReply struct {
 
 // SlotStats describes one slot in use.
 type SlotStats struct {
-	Slot       int      `json:"slot"`
-	Generation uint64   `json:"generation"`
-	PID        int32    `json:"pid"`
-	UID        uint32   `json:"uid"`
-	Name       string   `json:"name"`
-	Since      int64    `json:"since_unix"`
-	Watches    int      `json:"watches"`
-	Prefixes   []string `json:"prefixes,omitempty"`
-	Pending    int      `json:"pending"`
-	Overflows  uint64   `json:"overflows"`
-	Wakes      uint64   `json:"wakes"`
-	Drains     uint64   `json:"drains"`
-	Drained    uint64   `json:"drained"`
-	Rebuilds   uint64   `json:"rebuilds"`
-	Frames     uint64   `json:"frames"`
-	Callbacks  uint64   `json:"callbacks"`
-	Overruns   uint64   `json:"overruns"`
-	Panics     uint64   `json:"panics"`
-	BadIDs     uint64   `json:"bad_ids"`
-	Parks      uint64   `json:"parks"`
+	Slot       int    `json:"slot"`
+	Generation uint64 `json:"generation"`
+	PID        int32  `json:"pid"`
+	UID        uint32 `json:"uid"`
+	Name       string `json:"name"`
+	Since      int64  `json:"since_unix"`
+	Watches    int    `json:"watches"`
+	// Orphan marks a slot whose process connected to an earlier daemon
+	// and still runs: it keeps draining, but has no connection.
+	Orphan    bool     `json:"orphan,omitempty"`
+	Prefixes  []string `json:"prefixes,omitempty"`
+	Pending   int      `json:"pending"`
+	Overflows uint64   `json:"overflows"`
+	Wakes     uint64   `json:"wakes"`
+	Drains    uint64   `json:"drains"`
+	Drained   uint64   `json:"drained"`
+	Rebuilds  uint64   `json:"rebuilds"`
+	Frames    uint64   `json:"frames"`
+	Callbacks uint64   `json:"callbacks"`
+	Overruns  uint64   `json:"overruns"`
+	Panics    uint64   `json:"panics"`
+	BadIDs    uint64   `json:"bad_ids"`
+	Parks     uint64   `json:"parks"`
 }
 
 // WriterStat describes one arena.

@@ -208,8 +208,59 @@ func (r *Region) SetOwner(id uint32, arena int) error {
 
 // SetArenaPID records which process holds arena a.
 func (r *Region) SetArenaPID(a int, pid int32) {
+	r.SetArenaOwner(a, pid, 0)
+}
+
+// SetArenaOwner records which process holds arena a and when that process
+// started, so a restarted daemon can tell whether it still runs.
+func (r *Region) SetArenaOwner(a int, pid int32, procStart uint64) {
 	if a >= 0 && a <= r.L.Writers {
-		r.arenaHdr(a)[aPID].Store(uint64(pid))
+		h := r.arenaHdr(a)
+		h[aPID].Store(uint64(pid))
+		h[aProcStart].Store(procStart)
+	}
+}
+
+// ArenaOwner returns the pid and start time stored by SetArenaOwner.
+func (r *Region) ArenaOwner(a int) (int32, uint64) {
+	if a < 0 || a > r.L.Writers {
+		return 0, 0
+	}
+	h := r.arenaHdr(a)
+	return int32(h[aPID].Load()), h[aProcStart].Load()
+}
+
+// RetainWatches clears, in every field's watcher mask, the bits of the
+// slots whose keep entry is false.
+func (r *Region) RetainWatches(keep []bool) {
+	n := r.L.maskWords()
+	words := make([]uint64, n)
+	for i, k := range keep {
+		if k && i < r.L.MaxSlots {
+			words[i/64] |= 1 << (i % 64)
+		}
+	}
+	for i := range r.masks {
+		w := words[i%n]
+		if m := r.masks[i].Load(); m&^w != 0 {
+			r.masks[i].And(w)
+		}
+	}
+}
+
+// ClearSlotWatches removes slot from the watcher mask of every field. The
+// daemon calls it for a slot whose watch set it does not know, such as
+// one left by an earlier daemon.
+func (r *Region) ClearSlotWatches(slot int) {
+	if slot < 0 || slot >= r.L.MaxSlots {
+		return
+	}
+	n := r.L.maskWords()
+	bit := uint64(1) << (slot % 64)
+	for i := slot / 64; i < len(r.masks); i += n {
+		if r.masks[i].Load()&bit != 0 {
+			r.masks[i].And(^bit)
+		}
 	}
 }
 

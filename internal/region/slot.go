@@ -18,6 +18,7 @@ const (
 	sPID        = 2
 	sUID        = 3
 	sSince      = 4 // Unix nanoseconds when the slot was handed out
+	sProcStart  = 5 // the owner's start time in clock ticks since boot, from /proc/PID/stat
 
 	sTail     = 1 * line / 8 // ring tail: producers only
 	sHead     = 2 * line / 8 // ring head: the owner, after each drain
@@ -63,6 +64,10 @@ type SlotInfo struct {
 	PID        int32
 	UID        uint32
 	Since      time.Time
+	// ProcStart is the owner's start time from /proc/PID/stat. With PID it
+	// tells a restarted daemon whether the owner still runs, even if the
+	// pid was reused.
+	ProcStart uint64
 }
 
 // Info returns the slot's identity words.
@@ -73,6 +78,7 @@ func (s *Slot) Info() SlotInfo {
 		PID:        int32(s.ctl[sPID].Load()),
 		UID:        uint32(s.ctl[sUID].Load()),
 		Since:      time.Unix(0, int64(s.ctl[sSince].Load())),
+		ProcStart:  s.ctl[sProcStart].Load(),
 	}
 }
 
@@ -126,6 +132,7 @@ func (s *Slot) Reset(info SlotInfo) {
 	s.ctl[sPID].Store(uint64(info.PID))
 	s.ctl[sUID].Store(uint64(info.UID))
 	s.ctl[sSince].Store(uint64(info.Since.UnixNano()))
+	s.ctl[sProcStart].Store(info.ProcStart)
 	s.ctl[sGeneration].Store(info.Generation)
 	if info.InUse {
 		s.ctl[sState].Store(1)

@@ -9,8 +9,9 @@ import (
 
 // Arena header words, in 8-byte words from the start of an arena.
 const (
-	aTop = 0 // next free byte offset in the arena; written by the arena's writer
-	aPID = 1 // pid of the writer that holds the arena; written by the daemon
+	aTop       = 0 // next free byte offset in the arena; written by the arena's writer
+	aPID       = 1 // pid of the writer that holds the arena; written by the daemon
+	aProcStart = 2 // that writer's start time from /proc/PID/stat; written by the daemon
 
 	// Line 1: counters written by the arena's writer only.
 	aCounters = line / 8

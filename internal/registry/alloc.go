@@ -36,6 +36,19 @@ func (a *Alloc) Get() (int, uint64, error) {
 	return 0, 0, fmt.Errorf("%w: all %d in use", ErrNoneFree, len(a.used))
 }
 
+// Reserve marks index i in use, as a daemon does for an index that a
+// process from before its restart still holds. It reports false when i is
+// out of range or already in use.
+func (a *Alloc) Reserve(i int) bool {
+	i -= a.base
+	if i < 0 || i >= len(a.used) || a.used[i] {
+		return false
+	}
+	a.used[i] = true
+	a.n++
+	return true
+}
+
 // Put frees index i.
 func (a *Alloc) Put(i int) {
 	i -= a.base

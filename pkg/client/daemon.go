@@ -54,6 +54,9 @@ type SlotStats struct {
 	Panics     uint64    `json:"panics"`
 	BadIDs     uint64    `json:"bad_ids"`
 	Parks      uint64    `json:"parks"`
+	// Orphan marks a slot whose process connected to an earlier daemon
+	// and still runs without a connection; its watches keep working.
+	Orphan bool `json:"orphan,omitempty"`
 }
 
 // WriterStats describes one value arena. PID is 0 when no writer holds
@@ -112,7 +115,7 @@ func slotStats(s proto.SlotStats) SlotStats {
 		Since: time.Unix(s.Since, 0), Watches: s.Watches, Prefixes: append([]string{}, s.Prefixes...),
 		Pending: s.Pending, Overflows: s.Overflows, Wakes: s.Wakes, Drains: s.Drains,
 		Drained: s.Drained, Rebuilds: s.Rebuilds, Frames: s.Frames, Callbacks: s.Callbacks,
-		Overruns: s.Overruns, Panics: s.Panics, BadIDs: s.BadIDs, Parks: s.Parks,
+		Overruns: s.Overruns, Panics: s.Panics, BadIDs: s.BadIDs, Parks: s.Parks, Orphan: s.Orphan,
 	}
 }
 

@@ -16,6 +16,10 @@ var (
 	// ErrNotOwned is wrapped by Publish for a field outside the writer's
 	// claimed prefixes.
 	ErrNotOwned = errors.New("field is not under the writer's claimed prefixes")
+	// ErrDisconnected is wrapped by requests after the daemon closed the
+	// connection. Watches and publishes through the region keep working
+	// across a daemon restart; new requests need a new Client.
+	ErrDisconnected = errors.New("connection to fieldd lost (the daemon stopped or restarted); Dial again for new requests")
 	// ErrTooLarge is wrapped for a value over the daemon's size limit.
 	ErrTooLarge = errors.New("value exceeds the maximum value size")
 )

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/fieldd/fieldd/internal/proto"
@@ -88,6 +90,9 @@ func (c *Client) connErr(ctx context.Context, typ proto.Type, err error) error {
 	}
 	if c.closed.Load() {
 		return ErrClosed
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+		return fmt.Errorf("%s: %w", typ, ErrDisconnected)
 	}
 	return fmt.Errorf("%s: connection to fieldd failed: %w", typ, err)
 }
