@@ -227,3 +227,72 @@ func TestClientsOutliveDaemonRestart(t *testing.T) {
 	child.Wait()
 	waitFor(t, func() bool { return strings.Contains(log.String(), `msg="orphaned slot reclaimed" slot=`+watcherSlot) })
 }
+
+func TestCloseReturnsAfterDaemonStops(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			d, _ := startDaemon(t, nil, "--runtime-dir", dir+"/run", "--state-dir", dir+"/state")
+			c := dialRetry(t, dir+"/run")
+			id, err := c.FieldID(context.Background(), "a/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Watch(id, func(client.Value) {}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, func() bool { return c.Stats().Parks > 0 })
+
+			d.Process.Signal(sig)
+			d.Wait()
+			closed := make(chan error, 1)
+			go func() { closed <- c.Close() }()
+			select {
+			case err := <-closed:
+				if err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close did not return within 10s after the daemon stopped")
+			}
+		})
+	}
+}
+
+func TestStoppedDaemonKeepsSlotsForNext(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--runtime-dir", dir + "/run", "--state-dir", dir + "/state"}
+	first, _ := startDaemon(t, nil, args...)
+	ctx := context.Background()
+	c := dialRetry(t, dir+"/run")
+	defer c.Close()
+	w, err := c.Claim(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.FieldID(ctx, "k/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan uint64, 100)
+	if _, err := c.Watch(id, func(v client.Value) { got <- v.Version() }); err != nil {
+		t.Fatal(err)
+	}
+
+	first.Process.Signal(syscall.SIGTERM)
+	first.Wait()
+	_, log := startDaemon(t, nil, args...)
+	waitFor(t, func() bool { return strings.Contains(log.String(), "fieldd started") })
+
+	if err := w.Publish(id, []byte("after")); err != nil {
+		t.Fatalf("publish after a clean restart: %v", err)
+	}
+	select {
+	case v := <-got:
+		if v != 1 {
+			t.Errorf("first version after the restart = %d, want 1", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("watch got nothing after a clean daemon restart")
+	}
+}

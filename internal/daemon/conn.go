@@ -203,6 +203,10 @@ func (s *Server) disconnect(c *conn) {
 		return
 	}
 	delete(s.conns, c)
+	if s.stopping {
+		c.log.Info("client still connected at shutdown, slot kept for the next daemon", "arena", c.arena)
+		return
+	}
 	for id := range c.watches {
 		s.reg.SetWatch(id, c.slot, false)
 	}
@@ -254,9 +258,17 @@ func (s *Server) holderOf(path string) *conn {
 }
 
 func (s *Server) pidOfArena(a int) int32 {
+	if a == 0 {
+		return 0 // the daemon's own arena
+	}
 	for o := range s.conns {
 		if o.arena == a {
 			return o.cred.PID
+		}
+	}
+	for _, o := range s.orphanArenas {
+		if o.index == a {
+			return o.pid
 		}
 	}
 	return 0

@@ -56,6 +56,7 @@ type Server struct {
 
 	orphanSlots  []orphan
 	orphanArenas []orphan
+	stopping     bool // set by shutdown: disconnects keep slots and arenas
 }
 
 // New sets up a daemon: directories, the instance lock, the path log, the
@@ -229,8 +230,12 @@ func (s *Server) heartbeat() {
 	}
 }
 
+// shutdown closes every connection but leaves the slots and arenas of
+// connected clients as they are: those processes keep draining and
+// publishing through their mappings, and the next daemon adopts them.
 func (s *Server) shutdown() {
 	s.mu.Lock()
+	s.stopping = true
 	for c := range s.conns {
 		c.nc.Close()
 	}

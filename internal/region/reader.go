@@ -106,7 +106,9 @@ func (rd *Reader) Park(timeout time.Duration, stop func() bool) {
 // Unpark wakes the owner if it is parked. Close paths call it after
 // setting their stop condition.
 func (rd *Reader) Unpark() {
-	if rd.s.waiting.Swap(0) != 0 {
-		shm.FutexWake(rd.s.waiting, 1)
-	}
+	// The wake does not depend on the waiting word: a slot reset or a
+	// writer that died after clearing it leaves a parked owner with the
+	// word already clear.
+	rd.s.waiting.Store(0)
+	shm.FutexWake(rd.s.waiting, 1)
 }
