@@ -187,3 +187,40 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestSecondDaemonOnSameStateDirRejected(t *testing.T) {
+	dir := t.TempDir()
+	first, log := startDaemon(t, nil, "--runtime-dir", dir+"/run1", "--state-dir", dir+"/state")
+	waitFor(t, func() bool { return strings.Contains(log.String(), "fieldd started") })
+
+	out, err := exec.Command(fielddBin, "run", "--runtime-dir", dir+"/run2", "--state-dir", dir+"/state").CombinedOutput()
+	if err == nil {
+		t.Fatal("second fieldd on the same state directory started")
+	}
+	s := string(out)
+	if !strings.Contains(s, "pid "+strconv.Itoa(first.Process.Pid)) || !strings.Contains(s, "--state-dir") {
+		t.Fatalf("error does not name pid %d and --state-dir:\n%s", first.Process.Pid, s)
+	}
+}
+
+func TestUnsafeRuntimeDirRejected(t *testing.T) {
+	dir := t.TempDir()
+	open := filepath.Join(dir, "open")
+	os.Mkdir(open, 0o755)
+	os.Chmod(open, 0o777)
+	out, err := exec.Command(fielddBin, "run", "--runtime-dir", open, "--state-dir", dir+"/state").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "writable by group or others") {
+		t.Errorf("world-writable runtime dir: %v\n%s", err, out)
+	}
+
+	if os.Geteuid() != 0 {
+		return
+	}
+	foreign := filepath.Join(dir, "foreign")
+	os.Mkdir(foreign, 0o755)
+	os.Chown(foreign, 12345, 12345)
+	out, err = exec.Command(fielddBin, "run", "--runtime-dir", foreign, "--state-dir", dir+"/state").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "owned by uid 12345") {
+		t.Errorf("runtime dir of another user: %v\n%s", err, out)
+	}
+}

@@ -62,8 +62,30 @@ func (s *Server) serveConn(nc *net.UnixConn) {
 	c := &conn{nc: nc, cred: cred, slot: -1, watches: make(map[uint32]bool)}
 	c.log = s.log.With("pid", cred.PID, "uid", cred.UID)
 
+	// A peer of a uid on neither list is rejected before anything else, and
+	// holds its descriptor for at most deniedHoldTime.
+	if !s.cfg.Readers.Permits(cred.UID, cred.GID) && !s.cfg.Writers.Permits(cred.UID, cred.GID) {
+		select {
+		case s.denials <- struct{}{}:
+			s.denyEarly(c)
+			<-s.denials
+		default:
+			s.reject(proto.CodeDenied) // too many at once: close without a reply
+		}
+		return
+	}
+	select {
+	case s.handshakes <- struct{}{}:
+	default:
+		s.reject(proto.CodeLimit)
+		s.logLimited("handshakes", "connection closed: too many handshakes in progress", "pid", cred.PID, "uid", cred.UID, "max", maxHandshakes)
+		return
+	}
+
 	buf := make([]byte, s.cfg.MaxMessage+1)
-	if !s.handshake(c, buf) {
+	ok := s.handshake(c, buf)
+	<-s.handshakes
+	if !ok {
 		return
 	}
 	defer s.disconnect(c)
@@ -124,13 +146,43 @@ func (s *Server) rejectConn(c *conn, id uint32, e *reqError) {
 	s.send(c, proto.TypeError, id, proto.Error{Code: e.code, Message: e.msg, Holder: e.holder})
 }
 
+// denyEarly answers a peer whose uid may not connect. It waits briefly for
+// the hello first, so the reply is not lost to a peer still writing it.
+func (s *Server) denyEarly(c *conn) {
+	c.nc.SetReadDeadline(time.Now().Add(deniedHoldTime))
+	buf := make([]byte, 64)
+	var id uint32
+	if n, _, _, _, err := c.nc.ReadMsgUnix(buf, nil); err == nil {
+		if h, _, err := proto.DecodeHeader(buf[:n], s.cfg.MaxMessage); err == nil {
+			id = h.ID
+		}
+	}
+	s.reject(proto.CodeDenied)
+	s.logLimited("denied", "connection rejected", "pid", c.cred.PID, "uid", c.cred.UID, "gid", c.cred.GID)
+	msg := fmt.Sprintf("uid %d (gid %d) is not allowed to connect; add it to fieldd --readers or --writers", c.cred.UID, c.cred.GID)
+	s.send(c, proto.TypeError, id, proto.Error{Code: proto.CodeDenied, Message: msg})
+}
+
+// logLimited logs a warning unless more than a few of its kind were logged
+// in the last second; dropped lines are counted in the next one logged.
+func (s *Server) logLimited(kind, msg string, args ...any) {
+	ok, dropped := s.limiter.allow(kind)
+	if !ok {
+		return
+	}
+	if dropped > 0 {
+		args = append(args, "dropped_since_last", dropped)
+	}
+	s.log.Warn(msg, args...)
+}
+
 // handshake reads the hello, checks versions and credentials, hands out a
 // slot and sends the welcome with the region fds.
 func (s *Server) handshake(c *conn, buf []byte) bool {
-	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.nc.SetReadDeadline(time.Now().Add(helloTimeout))
 	n, _, _, _, err := c.nc.ReadMsgUnix(buf, nil)
 	if err != nil {
-		c.log.Warn("hello not received", "err", err)
+		s.logLimited("hello", "hello not received", "pid", c.cred.PID, "uid", c.cred.UID, "err", err)
 		return false
 	}
 	c.nc.SetReadDeadline(time.Time{})

@@ -314,3 +314,71 @@ func TestStaleSocketReplacedAndLockHeld(t *testing.T) {
 		t.Fatalf("first daemon's socket is gone: %v", err)
 	}
 }
+
+func TestSilentPeersCannotBlockClients(t *testing.T) {
+	s := startServer(t, nil)
+	// Peers that connect and never send a hello use up the handshake
+	// tokens; the ones beyond are closed at once instead of held.
+	var silent []*net.UnixConn
+	for range maxHandshakes + 20 {
+		nc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: s.SocketPath(), Net: "unixpacket"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		silent = append(silent, nc)
+	}
+	early := time.Now().Add(time.Second) // well before helloTimeout
+	results := make(chan bool, len(silent))
+	for _, nc := range silent {
+		go func() {
+			nc.SetReadDeadline(early)
+			_, err := nc.Read(make([]byte, 16))
+			results <- err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+		}()
+	}
+	closed := 0
+	for range silent {
+		if <-results {
+			closed++
+		}
+	}
+	if closed < 20 || closed > 40 {
+		t.Errorf("%d of %d silent peers were closed early, want the 20 beyond %d handshakes", closed, len(silent), maxHandshakes)
+	}
+	for _, nc := range silent {
+		nc.Close()
+	}
+	// Once they are gone, a client connects.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c := dialRaw(t, s)
+		c.send(proto.TypeHello, proto.Hello{Proto: proto.Version, Layout: region.LayoutVersion})
+		h, _, files, err := c.recv()
+		for _, f := range files {
+			f.Close()
+		}
+		if err == nil && h.Type == proto.TypeWelcome {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("client not welcomed after the silent peers left: %v %s", err, h.Type)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestLogLimiterDropsRepeats(t *testing.T) {
+	l := newLogLimiter(2)
+	got := 0
+	for range 10 {
+		if ok, _ := l.allow("k"); ok {
+			got++
+		}
+	}
+	if got != 2 {
+		t.Errorf("allowed %d of 10 lines in one second, want 2", got)
+	}
+	if ok, _ := l.allow("other"); !ok {
+		t.Error("a different kind was limited")
+	}
+}

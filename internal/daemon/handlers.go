@@ -43,6 +43,9 @@ func (s *Server) handle(c *conn, typ proto.Type, body []byte) (proto.Type, any, 
 		if err := decode(body, &m); err != nil {
 			return 0, nil, err
 		}
+		if !s.cfg.Writers.Permits(c.cred.UID, c.cred.GID) {
+			return 0, nil, fail(proto.CodeDenied, "uid %d may read but not change fields; add it to fieldd --writers", c.cred.UID)
+		}
 		return s.update(m)
 	case proto.TypeClaim:
 		var m proto.Claim

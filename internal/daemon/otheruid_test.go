@@ -31,6 +31,7 @@ type childReport struct {
 	MapRW      string // error of mapping the values fd read-write
 	OpenByPath string // error of opening the values file by its path
 	ClaimCode  string
+	UpdateCode string
 }
 
 func TestMain(m *testing.M) {
@@ -90,6 +91,9 @@ func runChild(sock, valuesPath string) (r childReport) {
 	}
 	_, body, _ = req(proto.TypeClaim, proto.Claim{Prefixes: []string{"x"}})
 	r.ClaimCode = code(body)
+	_, body, _ = req(proto.TypeFieldIDs, proto.FieldIDs{Paths: []string{"x/y"}, Create: true})
+	_, body, _ = req(proto.TypeUpdate, proto.Update{ID: 1, Value: []byte("forged")})
+	r.UpdateCode = code(body)
 	return r
 }
 
@@ -184,6 +188,12 @@ func TestReaderUIDCannotWrite(t *testing.T) {
 	}
 	if r.ClaimCode != proto.CodeDenied {
 		t.Errorf("reader claim got code %q, want denied", r.ClaimCode)
+	}
+	if r.UpdateCode != proto.CodeDenied {
+		t.Errorf("reader update got code %q, want denied", r.UpdateCode)
+	}
+	if v := s.reg.Version(1); v != 0 {
+		t.Errorf("field 1 has version %d after a reader's update", v)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
@@ -33,16 +34,17 @@ var ErrRunning = errors.New("another fieldd holds the runtime directory")
 
 // Server is a running fieldd.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	start   time.Time
-	lock    *os.File
-	paths   *registry.Log
-	reg     *region.Region
-	files   *region.Files
-	ln      *net.UnixListener
-	wg      sync.WaitGroup
-	closing chan struct{}
+	cfg       Config
+	log       *slog.Logger
+	start     time.Time
+	lock      *os.File
+	stateLock *os.File
+	paths     *registry.Log
+	reg       *region.Region
+	files     *region.Files
+	ln        *net.UnixListener
+	wg        sync.WaitGroup
+	closing   chan struct{}
 
 	// mu guards everything below, and serializes every change to owner
 	// words, watcher masks and daemon-written values.
@@ -57,6 +59,10 @@ type Server struct {
 	orphanSlots  []orphan
 	orphanArenas []orphan
 	stopping     bool // set by shutdown: disconnects keep slots and arenas
+
+	handshakes chan struct{} // one token per handshake in progress
+	denials    chan struct{} // one token per denied peer waiting for its reply
+	limiter    *logLimiter
 }
 
 // New sets up a daemon: directories, the instance lock, the path log, the
@@ -67,14 +73,17 @@ func New(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		start:    time.Now(),
-		closing:  make(chan struct{}),
-		conns:    make(map[*conn]struct{}),
-		rejected: make(map[string]uint64),
-		slots:    registry.NewAlloc(0, cfg.Geometry.MaxSlots),
-		arenas:   registry.NewAlloc(1, cfg.Geometry.Writers),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		start:      time.Now(),
+		closing:    make(chan struct{}),
+		conns:      make(map[*conn]struct{}),
+		rejected:   make(map[string]uint64),
+		slots:      registry.NewAlloc(0, cfg.Geometry.MaxSlots),
+		handshakes: make(chan struct{}, maxHandshakes),
+		denials:    make(chan struct{}, maxDenials),
+		limiter:    newLogLimiter(5),
+		arenas:     registry.NewAlloc(1, cfg.Geometry.Writers),
 	}
 	defer func() {
 		if err != nil {
@@ -82,12 +91,18 @@ func New(cfg Config) (_ *Server, err error) {
 		}
 	}()
 
-	for _, d := range []string{cfg.RuntimeDir, cfg.StateDir} {
-		if err = os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("create directory: %w", err)
-		}
+	if err = checkDir(cfg.RuntimeDir, "--runtime-dir"); err != nil {
+		return nil, err
 	}
-	if err = s.takeLock(); err != nil {
+	if err = checkDir(cfg.StateDir, "--state-dir"); err != nil {
+		return nil, err
+	}
+	if s.lock, err = takeLock(cfg.RuntimeDir, "--runtime-dir"); err != nil {
+		return nil, err
+	}
+	// A second lock keeps two daemons with different runtime directories
+	// from appending to one path log.
+	if s.stateLock, err = takeLock(cfg.StateDir, "--state-dir"); err != nil {
 		return nil, err
 	}
 	s.paths, err = registry.Open(filepath.Join(cfg.StateDir, PathLogName), uint32(cfg.Geometry.MaxFields), cfg.MaxPath)
@@ -103,25 +118,56 @@ func New(cfg Config) (_ *Server, err error) {
 	return s, nil
 }
 
-func (s *Server) takeLock() error {
-	name := filepath.Join(s.cfg.RuntimeDir, LockName)
+// takeLock locks dir's lock file and writes this pid into it. flag names
+// the option that chose dir, for the error message.
+func takeLock(dir, flag string) (*os.File, error) {
+	name := filepath.Join(dir, LockName)
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return fmt.Errorf("open lock file: %w", err)
+		return nil, fmt.Errorf("open lock file: %w", err)
 	}
 	ok, err := shm.TryLock(f, 0, 0)
 	if err != nil || !ok {
 		b, _ := os.ReadFile(name)
 		f.Close()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return fmt.Errorf("%w: %s is held by pid %s; stop that daemon or choose another --runtime-dir",
-			ErrRunning, s.cfg.RuntimeDir, strings.TrimSpace(string(b)))
+		return nil, fmt.Errorf("%w: %s is held by pid %s; stop that daemon or choose another %s",
+			ErrRunning, dir, strings.TrimSpace(string(b)), flag)
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	s.lock = f
+	return f, nil
+}
+
+// checkDir creates dir if needed and rejects one where another user could
+// replace the socket or the files: one owned by a user other than this
+// daemon's or root, or one that group or others can write without the
+// sticky bit (a tmpfs mount point such as /dev/shm has it).
+func checkDir(dir, flag string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", flag, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s=%s is not a directory", flag, dir)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if int(sys.Uid) != os.Geteuid() && sys.Uid != 0 {
+		return fmt.Errorf("%s=%s is owned by uid %d, not by this daemon's uid %d or root; choose a directory of your own",
+			flag, dir, sys.Uid, os.Geteuid())
+	}
+	if st.Mode().Perm()&0o022 != 0 && st.Mode()&os.ModeSticky == 0 {
+		return fmt.Errorf("%s=%s is writable by group or others (mode %04o); run chmod go-w on it or choose another directory",
+			flag, dir, st.Mode().Perm())
+	}
 	return nil
 }
 
@@ -193,6 +239,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.wg.Add(1)
 	go s.heartbeat()
 
+	var backoff time.Duration
 	for {
 		c, err := s.ln.AcceptUnix()
 		if err != nil {
@@ -204,10 +251,14 @@ func (s *Server) Serve(ctx context.Context) error {
 				return nil
 			default:
 			}
-			s.log.Error("accept failed", "err", err)
-			time.Sleep(50 * time.Millisecond)
+			// Out of descriptors or memory: back off, up to a second, and
+			// log at most a few lines a second.
+			s.logLimited("accept", "accept failed", "err", err)
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
 			continue
 		}
+		backoff = 0
 		s.wg.Add(1)
 		go s.serveConn(c)
 	}
@@ -260,6 +311,9 @@ func (s *Server) closeAll() {
 	}
 	if s.lock != nil {
 		s.lock.Close()
+	}
+	if s.stateLock != nil {
+		s.stateLock.Close()
 	}
 }
 
