@@ -115,6 +115,9 @@ Exit codes: 0 when it stopped at --duration or on a signal, 1 on an error,
 			if !(o.rate > 0 && o.rate <= maxRate) {
 				return fmt.Errorf("invalid --rate %v: must be above 0 and at most %d samples per second", o.rate, maxRate)
 			}
+			if o.minAge < 0 {
+				return fmt.Errorf("invalid --min-age %s: must be 0 (publish at once) or more", o.minAge)
+			}
 			if o.duration < 0 {
 				return fmt.Errorf("invalid --duration %s: must be 0 (until a signal) or more", o.duration)
 			}

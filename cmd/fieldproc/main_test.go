@@ -547,6 +547,44 @@ func TestPublisherRetireAndReturn(t *testing.T) {
 	})
 }
 
+func TestRestartKeepsYoungRunningProcesses(t *testing.T) {
+	runtimeDir := startDaemon(t)
+	ctx := context.Background()
+	proc := newFakeProc(t)
+	proc.setProcess(4242, "kept", 7, 3, 25)
+
+	c := dial(t, runtimeDir)
+	w, err := c.Claim(ctx, "cpu", "mem", "load", "proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPublisher(c, w, proc.root, false, log.New(io.Discard, "", 0))
+	stepOnce(t, p)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new run that waits 3 samples before publishing a process must not
+	// retire the fields of a process that still runs.
+	c2 := dial(t, runtimeDir)
+	w2, err := c2.Claim(ctx, "cpu", "mem", "load", "proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2 := newPublisher(c2, w2, proc.root, false, log.New(io.Discard, "", 0))
+	p2.minSamples = 3
+	stepOnce(t, p2)
+	if err := p2.retireStale(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if p2.retires != 0 {
+		t.Errorf("%d retires at start, want 0: pid 4242 still runs", p2.retires)
+	}
+	if v := read(t, c2, "proc/pid/4242/comm"); v.Gone() {
+		t.Error("comm of running pid 4242 was retired at start")
+	}
+}
+
 func TestPublisherWaitsForMinAge(t *testing.T) {
 	runtimeDir := startDaemon(t)
 	ctx := context.Background()

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/fieldd/fieldd/internal/procfs"
@@ -38,6 +40,7 @@ type publisher struct {
 	c       *client.Client
 	w       *client.Writer
 	sampler *procfs.Sampler
+	root    string // the proc file system's mount point
 	noProcs bool
 	log     *log.Logger
 
@@ -61,6 +64,7 @@ func newPublisher(c *client.Client, w *client.Writer, root string, noProcs bool,
 		c:       c,
 		w:       w,
 		sampler: procfs.NewSampler(root),
+		root:    root,
 		noProcs: noProcs,
 		log:     logger,
 		sample:  make(map[string][]byte),
@@ -70,6 +74,18 @@ func newPublisher(c *client.Client, w *client.Writer, root string, noProcs bool,
 
 		firstSeen: make(map[string]uint64),
 	}
+}
+
+// running reports whether the process of a per-process field path still
+// has a directory under the proc root.
+func (p *publisher) running(path string) bool {
+	rest, ok := strings.CutPrefix(path, procPidPrefix)
+	if !ok {
+		return false
+	}
+	pid, _, _ := strings.Cut(rest, "/")
+	_, err := os.Stat(filepath.Join(p.root, pid))
+	return err == nil
 }
 
 // dropYoung removes from the sample the fields of processes seen in fewer
@@ -231,15 +247,16 @@ func isRegistryFull(err error) bool {
 }
 
 // retireStale retires the per-process fields that an earlier run left
-// live for processes that are gone now. It runs after the first step, so
-// every live process's fields are known.
+// live for processes that are gone now. It runs after the first step. A
+// process that still runs keeps its fields, even one that --min-age has
+// not let this run publish yet.
 func (p *publisher) retireStale(ctx context.Context) error {
 	list, err := p.c.ListFields(ctx, procPrefix)
 	if err != nil {
 		return fmt.Errorf("list earlier per-process fields: %w", err)
 	}
 	for _, info := range list {
-		if _, ok := p.fields[info.Path]; ok || info.Version == 0 {
+		if _, ok := p.fields[info.Path]; ok || info.Version == 0 || p.running(info.Path) {
 			continue
 		}
 		v, err := p.c.Read(info.ID)
