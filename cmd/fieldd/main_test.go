@@ -224,3 +224,51 @@ func TestUnsafeRuntimeDirRejected(t *testing.T) {
 		t.Errorf("runtime dir of another user: %v\n%s", err, out)
 	}
 }
+
+func TestFailedRebuildKeepsRegion(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "shm")
+	os.Mkdir(mnt, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	// Registered before the daemons' cleanups, so it runs after them.
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	small := []string{"--runtime-dir", mnt, "--state-dir", dir + "/state", "--max-fields", "64", "--max-clients", "2",
+		"--ring-size", "16", "--max-value-size", "64", "--max-writers", "1", "--arena-size", "4096"}
+
+	d, log := startDaemon(t, nil, small...)
+	waitFor(t, func() bool { return strings.Contains(log.String(), "fieldd started") })
+	c := dialRetry(t, mnt)
+	id, err := c.FieldID(context.Background(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Update(context.Background(), id, []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	d.Process.Signal(syscall.SIGTERM)
+	d.Wait()
+
+	// The default geometry does not fit: the start fails and the region
+	// stays in place.
+	out, err := exec.Command(fielddBin, "run", "--runtime-dir", mnt, "--state-dir", dir+"/state").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "need") {
+		t.Fatalf("start with a larger geometry on a 1 MiB tmpfs: %v\n%s", err, out)
+	}
+
+	_, log = startDaemon(t, nil, small...)
+	waitFor(t, func() bool { return strings.Contains(log.String(), "fieldd started") })
+	if !strings.Contains(log.String(), "reopened region") {
+		t.Errorf("region was not kept after the failed rebuild:\n%s", log.String())
+	}
+	c = dialRetry(t, mnt)
+	defer c.Close()
+	if v, err := c.Read(id); err != nil || v.String() != "kept" {
+		t.Errorf("value after the failed rebuild = %q, %v; want kept", v.String(), err)
+	}
+}

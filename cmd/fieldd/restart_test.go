@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -294,5 +295,68 @@ func TestStoppedDaemonKeepsSlotsForNext(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("watch got nothing after a clean daemon restart")
+	}
+}
+
+func TestTornPathLogLeaksNoValue(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--runtime-dir", dir + "/run", "--state-dir", dir + "/state"}
+	first, _ := startDaemon(t, nil, args...)
+	ctx := context.Background()
+	c := dialRetry(t, dir+"/run")
+	id, err := c.FieldID(ctx, "a/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Update(ctx, id, []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	first.Process.Signal(syscall.SIGTERM)
+	first.Wait()
+
+	// Cut the last record as a crash during its append would.
+	logPath := dir + "/state/paths.log"
+	st, err := os.Stat(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(logPath, st.Size()-3); err != nil {
+		t.Fatal(err)
+	}
+
+	_, log := startDaemon(t, nil, args...)
+	waitFor(t, func() bool { return strings.Contains(log.String(), "fieldd started") })
+	if !strings.Contains(log.String(), "torn record") {
+		t.Errorf("no warning about the torn record:\n%s", log.String())
+	}
+	c2 := dialRetry(t, dir+"/run")
+	defer c2.Close()
+	id2, err := c2.FieldID(ctx, "b/y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c2.Read(id2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Version() != 0 || v.String() != "" {
+		t.Errorf("new path b/y (ID %d) has version %d value %q, want no value", id2, v.Version(), v.String())
+	}
+}
+
+func TestRegionRebuildKeepsOneBadCopy(t *testing.T) {
+	dir := t.TempDir()
+	for _, fields := range []string{"128", "256", "128"} {
+		d, log := startDaemon(t, nil, "--runtime-dir", dir+"/run", "--state-dir", dir+"/state", "--max-fields", fields)
+		waitFor(t, func() bool { return strings.Contains(log.String(), "fieldd started") })
+		d.Process.Signal(syscall.SIGTERM)
+		d.Wait()
+	}
+	for _, name := range []string{"values", "slots"} {
+		bad, _ := filepath.Glob(filepath.Join(dir, "run", name+".bad-*"))
+		if len(bad) != 1 {
+			t.Errorf("%d copies of %s set aside, want 1: %v", len(bad), name, bad)
+		}
 	}
 }

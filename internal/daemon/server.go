@@ -109,6 +109,9 @@ func New(cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.paths.Dropped > 0 {
+		s.log.Warn("path log ended in a torn record, cut off", "bytes", s.paths.Dropped, "ids", s.paths.Len())
+	}
 	if err = s.openRegion(); err != nil {
 		return nil, err
 	}
@@ -184,13 +187,15 @@ func (s *Server) openRegion() error {
 	case errors.Is(err, os.ErrNotExist):
 		r, files, err = region.Create(s.cfg.RuntimeDir, g, os.Getpid())
 	default:
-		s.log.Warn("replacing region", "dir", s.cfg.RuntimeDir, "reason", err)
-		stamp := time.Now().Format("20060102T150405")
-		for _, name := range []string{region.ValuesFile, region.SlotsFile} {
-			p := filepath.Join(s.cfg.RuntimeDir, name)
-			os.Rename(p, p+".bad-"+stamp)
-		}
+		s.log.Warn("replacing region: values and versions start over", "dir", s.cfg.RuntimeDir, "reason", err)
+		restore := s.moveRegionAside()
 		r, files, err = region.Create(s.cfg.RuntimeDir, g, os.Getpid())
+		if err != nil {
+			restore()
+		}
+	}
+	if err == nil {
+		s.clearUnissued(r)
 	}
 	if err != nil {
 		return fmt.Errorf("build region in %s: %w", s.cfg.RuntimeDir, err)
@@ -202,6 +207,42 @@ func (s *Server) openRegion() error {
 	r.SetArenaOwner(0, int32(os.Getpid()), start)
 	s.dw, err = r.Writer(0)
 	return err
+}
+
+// moveRegionAside renames the region files to NAME.bad-TIME, after
+// deleting older such copies so that repeated rebuilds cannot fill the
+// tmpfs. It returns a function that moves them back, for a rebuild that
+// fails.
+func (s *Server) moveRegionAside() (restore func()) {
+	dir := s.cfg.RuntimeDir
+	stamp := time.Now().Format("20060102T150405")
+	var moved [][2]string
+	for _, name := range []string{region.ValuesFile, region.SlotsFile} {
+		old, _ := filepath.Glob(filepath.Join(dir, name+".bad-*"))
+		for _, p := range old {
+			os.Remove(p)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.Rename(p, p+".bad-"+stamp); err == nil {
+			moved = append(moved, [2]string{p, p + ".bad-" + stamp})
+		}
+	}
+	return func() {
+		for _, m := range moved {
+			if err := os.Rename(m[1], m[0]); err != nil {
+				s.log.Error("restore region file failed", "file", m[0], "err", err)
+			}
+		}
+	}
+}
+
+// clearUnissued wipes the field entries above the highest ID in the path
+// log. They can only hold data when the log lost records that a region
+// still remembers, and an ID issued anew must not inherit that data.
+func (s *Server) clearUnissued(r *region.Region) {
+	if n := r.ClearFieldsAbove(s.paths.Len()); n > 0 {
+		s.log.Warn("cleared fields the path log does not know", "count", n, "issued", s.paths.Len())
+	}
 }
 
 func (s *Server) listen() error {

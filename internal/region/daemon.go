@@ -230,6 +230,24 @@ func (r *Region) ArenaOwner(a int) (int32, uint64) {
 	return int32(h[aPID].Load()), h[aProcStart].Load()
 }
 
+// ClearFieldsAbove zeroes the version, owner and cells of every field
+// whose ID is above issued and returns how many held a version. Only the
+// daemon calls it, at start, before any client connects.
+func (r *Region) ClearFieldsAbove(issued uint32) int {
+	n := 0
+	for id := uint64(issued) + 1; id < uint64(r.L.MaxFields); id++ {
+		f, _ := r.field(uint32(id))
+		if f[fVersion].Load() == 0 && f[fOwner].Load() == 0 {
+			continue
+		}
+		n++
+		for i := range f {
+			f[i].Store(0)
+		}
+	}
+	return n
+}
+
 // RetainWatches clears, in every field's watcher mask, the bits of the
 // slots whose keep entry is false.
 func (r *Region) RetainWatches(keep []bool) {

@@ -43,6 +43,10 @@ type Log struct {
 	paths  []string // index = ID; paths[0] is unused
 	maxID  uint32   // IDs must stay below this
 	maxLen int
+
+	// Dropped is the number of bytes of a torn final record that Open cut
+	// off: an append that a crash interrupted before it was synced.
+	Dropped int64
 }
 
 // Open reads the log at path, creating it if missing, and cuts off a torn
@@ -57,6 +61,9 @@ func Open(path string, maxID uint32, maxPathLen int) (*Log, error) {
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("read path log %s: %w", path, err)
+	}
+	if st, err := f.Stat(); err == nil && st.Size() > good {
+		l.Dropped = st.Size() - good
 	}
 	if err := f.Truncate(good); err != nil {
 		f.Close()
