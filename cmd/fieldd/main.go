@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,17 +25,31 @@ import (
 	"github.com/fieldd/fieldd/internal/region"
 )
 
+// usageError is a command-line error: it exits with status 2, as
+// fieldctl's do, and the other failures with 1.
+type usageError struct{ error }
+
 func main() {
-	if err := newRoot().Execute(); err != nil {
+	root := newRoot()
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "fieldd:", err)
+		var u usageError
+		if errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command") {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "fieldd",
-		Short:         "Shared-memory field notification daemon",
+		Use:   "fieldd",
+		Short: "Shared-memory field notification daemon",
+		Long: `fieldd is the coordinator of a shared-memory field notification region.
+
+Exit codes: 0 after a stop on SIGTERM or SIGINT, 1 on an error, 2 on a
+usage error such as an unknown flag.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

@@ -272,3 +272,11 @@ func TestFailedRebuildKeepsRegion(t *testing.T) {
 		t.Errorf("value after the failed rebuild = %q, %v; want kept", v.String(), err)
 	}
 }
+
+func TestUsageErrorExitsTwo(t *testing.T) {
+	err := exec.Command(fielddBin, "run", "--no-such-flag").Run()
+	var ee *exec.ExitError
+	if !errorsAs(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("unknown flag: %v, want exit status 2", err)
+	}
+}
