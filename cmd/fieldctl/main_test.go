@@ -403,7 +403,7 @@ func TestWatchSummary(t *testing.T) {
 	if len(fields) != 4 || fields[1] != "s/x" || fields[2] != "1" || fields[3] != "42" {
 		t.Errorf("watch printed %q, want a time, s/x, version 1 and 42", r.stdout)
 	}
-	if !strings.HasPrefix(r.stderr, "watch: 1 values in ") {
+	if !strings.HasPrefix(r.stderr, "watch: 1 value in ") {
 		t.Errorf("summary = %q, want it to report 1 value", r.stderr)
 	}
 	if !strings.Contains(r.stderr, " 1 callbacks") {

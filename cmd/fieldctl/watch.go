@@ -151,8 +151,8 @@ func runWatch(g *globals, paths []string, count int, timeout time.Duration) erro
 		return fmt.Errorf("watch: write output: %w", werr)
 	}
 	if !w.json {
-		fmt.Fprintf(os.Stderr, "watch: %d values in %s: %d notifications received, %d frames, %d callbacks, %d versions coalesced\n",
-			values, time.Since(start).Round(time.Millisecond), st.Drained, st.Frames, st.Callbacks, coalesced)
+		fmt.Fprintf(os.Stderr, "watch: %s in %s: %d notifications received, %d frames, %d callbacks, %d versions coalesced\n",
+			plural(values, "value"), time.Since(start).Round(time.Millisecond), st.Drained, st.Frames, st.Callbacks, coalesced)
 	}
 	return end
 }
@@ -218,4 +218,12 @@ func dedupe(paths []string) []string {
 		}
 	}
 	return out
+}
+
+// plural returns n and noun, with an s unless n is 1.
+func plural[N ~int | ~uint64](n N, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

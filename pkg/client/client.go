@@ -5,10 +5,10 @@
 // moves notifications from the slot's ring into a local queue at a fixed
 // rate while they arrive, and parks on the slot's futex once the ring
 // stays empty, so an idle client makes no wake-ups. Its dispatcher
-// goroutine runs one frame per FrameInterval: it takes queued fields in
-// order, reads their newest values straight from shared memory and calls
-// their callbacks, at most once per field per frame and within a time
-// budget, resuming where it stopped.
+// goroutine runs one frame per FrameInterval. A frame takes queued fields
+// in order, reads their newest values straight from shared memory and
+// calls their callbacks, at most once per field. When the frame's time
+// budget runs out, the next frame resumes where it stopped.
 package client
 
 import (
@@ -261,8 +261,8 @@ func (c *Client) drainLoop() {
 	}
 }
 
-// enqueue adds IDs that are not queued yet to the local queue and tells
-// the dispatcher.
+// enqueue adds IDs that are not queued yet to the local queue and
+// signals the dispatcher.
 func (c *Client) enqueue(ids []uint32) {
 	c.mu.Lock()
 	for _, id := range ids {
