@@ -203,6 +203,11 @@ func TestClientsOutliveDaemonRestart(t *testing.T) {
 		t.Errorf("request over the old connection = %v, want ErrDisconnected", err)
 	}
 
+	// The orphaned writer's fields cannot be claimed while it runs.
+	if _, err := dialCleanup(t, run).Claim(ctx, "doc"); err == nil || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
+		t.Errorf("claim of an orphaned writer's prefix = %v, want a rejection naming pid %d", err, os.Getpid())
+	}
+
 	// A new client gets a slot that no orphan holds.
 	fresh := dialRetry(t, run)
 	defer fresh.Close()
@@ -359,4 +364,11 @@ func TestRegionRebuildKeepsOneBadCopy(t *testing.T) {
 			t.Errorf("%d copies of %s set aside, want 1: %v", len(bad), name, bad)
 		}
 	}
+}
+
+// dialCleanup dials a client that the test closes when it ends.
+func dialCleanup(t *testing.T, run string) *client.Client {
+	c := dialRetry(t, run)
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -213,6 +213,21 @@ func (s *Server) claim(c *conn, m proto.Claim) (proto.Type, any, *reqError) {
 			}
 		}
 	}
+	// Writers that outlived the previous daemon left no claims behind, so
+	// the fields they own stand in for them.
+	for _, p := range m.Prefixes {
+		for _, id := range s.paths.Under(p, proto.HasPrefix) {
+			a := s.reg.Owner(id)
+			for _, o := range s.orphanArenas {
+				if o.index == a {
+					path, _ := s.paths.Path(id)
+					e := fail(proto.CodeClaimed, "prefix %q covers field %q, owned by writer pid %d from before the daemon restarted", p, path, o.pid)
+					e.holder = o.pid
+					return 0, nil, e
+				}
+			}
+		}
+	}
 	if c.arena == 0 {
 		a, _, err := s.arenas.Get()
 		if err != nil {
