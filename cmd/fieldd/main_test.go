@@ -280,3 +280,51 @@ func TestUsageErrorExitsTwo(t *testing.T) {
 		t.Fatalf("unknown flag: %v, want exit status 2", err)
 	}
 }
+
+func TestPlantedFilesInStickyDirRejected(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("planting a file as another uid needs root")
+	}
+	dir := t.TempDir()
+	sticky := filepath.Join(dir, "sticky")
+	os.Mkdir(sticky, 0o755)
+	os.Chmod(sticky, 0o777|os.ModeSticky)
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("precious"), 0o644)
+
+	// A symbolic link planted as the lock file must not be followed.
+	link := filepath.Join(sticky, "fieldd.lock")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	os.Lchown(link, 12345, 12345)
+	out, err := exec.Command(fielddBin, "run", "--runtime-dir", sticky, "--state-dir", dir+"/state").CombinedOutput()
+	if err == nil {
+		t.Fatalf("fieldd started with a planted lock link:\n%s", out)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Fatalf("the link target was written: %q", b)
+	}
+	os.Remove(link)
+
+	// Region files that another uid owns are replaced, never reopened.
+	for _, name := range []string{"values", "slots"} {
+		p := filepath.Join(sticky, name)
+		os.WriteFile(p, make([]byte, 8192), 0o666)
+		os.Chown(p, 12345, 12345)
+	}
+	_, log := startDaemon(t, nil, "--runtime-dir", sticky, "--state-dir", dir+"/state")
+	waitFor(t, func() bool { return strings.Contains(log.String(), "fieldd started") })
+	if strings.Contains(log.String(), "reopened region") || !strings.Contains(log.String(), "replacing region") {
+		t.Fatalf("planted region files were not replaced:\n%s", log.String())
+	}
+	for _, name := range []string{"values", "slots"} {
+		st, err := os.Stat(filepath.Join(sticky, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := st.Sys().(*syscall.Stat_t).Uid; uid != 0 {
+			t.Errorf("%s is owned by uid %d after the start, want 0", name, uid)
+		}
+	}
+}

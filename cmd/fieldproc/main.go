@@ -170,7 +170,11 @@ func run(o options) (err error) {
 		return err
 	}
 	defer func() {
-		err = errors.Join(err, w.Close())
+		// After a daemon restart the release cannot be sent; the new
+		// daemon releases the prefixes when this process exits.
+		if cerr := w.Close(); cerr != nil && !errors.Is(cerr, client.ErrDisconnected) {
+			err = errors.Join(err, fmt.Errorf("release prefixes: %w", cerr))
+		}
 	}()
 
 	p := newPublisher(c, w, o.procRoot, o.noProcs, logger)

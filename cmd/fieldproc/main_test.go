@@ -619,3 +619,59 @@ func TestPublisherWaitsForMinAge(t *testing.T) {
 		t.Errorf("process that lived 1 sample got field ID %d", id)
 	}
 }
+
+func TestPublisherOutlivesDaemonRestart(t *testing.T) {
+	dir, err := os.MkdirTemp("", "fieldproc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	runtimeDir := filepath.Join(dir, "run")
+	args := []string{"run", "--runtime-dir", runtimeDir, "--state-dir", filepath.Join(dir, "state"), "--log-level", "warn"}
+	first := start(t, "fieldd", args...)
+	c := dialRetryProc(t, runtimeDir)
+	ctx := context.Background()
+	w, err := c.Claim(ctx, "cpu", "mem", "load", "proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := newFakeProc(t)
+	proc.setProcess(4242, "kept", 7, 3, 25)
+	p := newPublisher(c, w, proc.root, false, log.New(io.Discard, "", 0))
+	stepOnce(t, p)
+
+	first.stop(t, 10*time.Second)
+	start(t, "fieldd", args...)
+	reader := dialRetryProc(t, runtimeDir)
+
+	// A new process needs a field ID the old connection cannot get; the
+	// step must still publish the fields that have IDs.
+	proc.setProcess(5151, "new", 1, 1, 1)
+	proc.setProcess(4242, "kept", 9, 3, 25)
+	stepOnce(t, p)
+	if !p.disconnected {
+		t.Error("publisher did not notice the lost connection")
+	}
+	if v := read(t, reader, "proc/pid/4242/cpu_ticks"); v.String() != "12" {
+		t.Errorf("cpu_ticks after the restart = %q, want 12", v.String())
+	}
+	if err := w.Close(); err != nil && !errors.Is(err, client.ErrDisconnected) {
+		t.Errorf("writer close after the restart: %v", err)
+	}
+}
+
+func dialRetryProc(t *testing.T, runtimeDir string) *client.Client {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := client.Dial(context.Background(), client.Options{RuntimeDir: runtimeDir})
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dial %s: %v", runtimeDir, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

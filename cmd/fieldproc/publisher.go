@@ -57,6 +57,7 @@ type publisher struct {
 
 	samples, publishes, retires, errors uint64
 	registryFull                        bool
+	disconnected                        bool // the daemon connection is gone
 }
 
 func newPublisher(c *client.Client, w *client.Writer, root string, noProcs bool, logger *log.Logger) *publisher {
@@ -191,13 +192,20 @@ func (p *publisher) resolve(ctx context.Context) error {
 		}
 		p.newPaths = append(p.newPaths, path)
 	}
-	if len(p.newPaths) == 0 {
+	if len(p.newPaths) == 0 || p.disconnected {
 		return nil
 	}
 
 	ids, err := p.c.FieldIDs(ctx, p.newPaths...)
 	if isRegistryFull(err) {
 		return p.resolveEach(ctx)
+	}
+	if errors.Is(err, client.ErrDisconnected) {
+		// The daemon restarted. Publishing goes on through shared memory,
+		// but new paths need IDs from it, so new processes are left out.
+		p.disconnected = true
+		p.log.Printf("fieldd restarted: existing fields keep being published; restart fieldproc to publish new processes")
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("get field IDs: %w", err)

@@ -74,17 +74,23 @@ func (s *Server) serveConn(nc *net.UnixConn) {
 		}
 		return
 	}
-	select {
-	case s.handshakes <- struct{}{}:
-	default:
+	if !s.startHandshake(cred.UID) {
 		s.reject(proto.CodeLimit)
-		s.logLimited("handshakes", "connection closed: too many handshakes in progress", "pid", cred.PID, "uid", cred.UID, "max", maxHandshakes)
+		s.logLimited("handshakes", "connection rejected: too many handshakes in progress",
+			"pid", cred.PID, "uid", cred.UID, "max", maxHandshakes, "max_per_uid", maxHandshakesPerUID)
+		select {
+		case s.denials <- struct{}{}:
+			s.answerEarly(c, proto.CodeLimit, fmt.Sprintf(
+				"too many connections are in their handshake (at most %d, %d per uid); retry shortly", maxHandshakes, maxHandshakesPerUID))
+			<-s.denials
+		default:
+		}
 		return
 	}
 
 	buf := make([]byte, s.cfg.MaxMessage+1)
 	ok := s.handshake(c, buf)
-	<-s.handshakes
+	s.endHandshake(cred.UID)
 	if !ok {
 		return
 	}
@@ -146,9 +152,18 @@ func (s *Server) rejectConn(c *conn, id uint32, e *reqError) {
 	s.send(c, proto.TypeError, id, proto.Error{Code: e.code, Message: e.msg, Holder: e.holder})
 }
 
-// denyEarly answers a peer whose uid may not connect. It waits briefly for
-// the hello first, so the reply is not lost to a peer still writing it.
+// denyEarly answers a peer whose uid may not connect.
 func (s *Server) denyEarly(c *conn) {
+	s.reject(proto.CodeDenied)
+	s.logLimited("denied", "connection rejected", "pid", c.cred.PID, "uid", c.cred.UID, "gid", c.cred.GID)
+	s.answerEarly(c, proto.CodeDenied, fmt.Sprintf(
+		"uid %d (gid %d) is not allowed to connect; add it to fieldd --readers or --writers", c.cred.UID, c.cred.GID))
+}
+
+// answerEarly sends an error to a peer before its handshake. It waits
+// briefly for the hello first, so the reply is not lost to a peer still
+// writing it.
+func (s *Server) answerEarly(c *conn, code, msg string) {
 	c.nc.SetReadDeadline(time.Now().Add(deniedHoldTime))
 	buf := make([]byte, 64)
 	var id uint32
@@ -157,10 +172,7 @@ func (s *Server) denyEarly(c *conn) {
 			id = h.ID
 		}
 	}
-	s.reject(proto.CodeDenied)
-	s.logLimited("denied", "connection rejected", "pid", c.cred.PID, "uid", c.cred.UID, "gid", c.cred.GID)
-	msg := fmt.Sprintf("uid %d (gid %d) is not allowed to connect; add it to fieldd --readers or --writers", c.cred.UID, c.cred.GID)
-	s.send(c, proto.TypeError, id, proto.Error{Code: proto.CodeDenied, Message: msg})
+	s.send(c, proto.TypeError, id, proto.Error{Code: code, Message: msg})
 }
 
 // logLimited logs a warning unless more than a few of its kind were logged

@@ -317,37 +317,40 @@ func TestStaleSocketReplacedAndLockHeld(t *testing.T) {
 
 func TestSilentPeersCannotBlockClients(t *testing.T) {
 	s := startServer(t, nil)
-	// Peers that connect and never send a hello use up the handshake
-	// tokens; the ones beyond are closed at once instead of held.
+	// Peers that connect and never send a hello use up their uid's
+	// handshake tokens; the ones beyond are answered or closed within
+	// about deniedHoldTime instead of held for helloTimeout.
 	var silent []*net.UnixConn
-	for range maxHandshakes + 20 {
+	for range maxHandshakesPerUID + 40 {
 		nc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: s.SocketPath(), Net: "unixpacket"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		silent = append(silent, nc)
 	}
-	early := time.Now().Add(time.Second) // well before helloTimeout
+	early := time.Now().Add(deniedHoldTime + time.Second) // well before helloTimeout
 	results := make(chan bool, len(silent))
 	for _, nc := range silent {
 		go func() {
 			nc.SetReadDeadline(early)
-			_, err := nc.Read(make([]byte, 16))
-			results <- err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+			_, err := nc.Read(make([]byte, 512))
+			results <- !errors.Is(err, os.ErrDeadlineExceeded)
 		}()
 	}
-	closed := 0
+	released := 0
 	for range silent {
 		if <-results {
-			closed++
+			released++
 		}
 	}
-	if closed < 20 || closed > 40 {
-		t.Errorf("%d of %d silent peers were closed early, want the 20 beyond %d handshakes", closed, len(silent), maxHandshakes)
+	if released != 40 {
+		t.Errorf("%d of %d silent peers were released early, want the 40 beyond %d per uid",
+			released, len(silent), maxHandshakesPerUID)
 	}
 	for _, nc := range silent {
 		nc.Close()
 	}
+
 	// Once they are gone, a client connects.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -365,6 +368,40 @@ func TestSilentPeersCannotBlockClients(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func TestHandshakeLimitAnswersWithReason(t *testing.T) {
+	s := startServer(t, nil)
+	var held []*net.UnixConn
+	for range maxHandshakesPerUID {
+		nc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: s.SocketPath(), Net: "unixpacket"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, nc)
+	}
+	defer func() {
+		for _, nc := range held {
+			nc.Close()
+		}
+	}()
+	// Wait until the daemon holds all of them in their handshake.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.hsMu.Lock()
+		n := s.hsTotal
+		s.hsMu.Unlock()
+		if n == maxHandshakesPerUID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d handshakes in progress, want %d", n, maxHandshakesPerUID)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c := dialRaw(t, s)
+	c.send(proto.TypeHello, proto.Hello{Proto: proto.Version, Layout: region.LayoutVersion})
+	c.expectError(proto.CodeLimit, "handshake", "retry")
 }
 
 func TestLogLimiterDropsRepeats(t *testing.T) {

@@ -8,10 +8,11 @@ import (
 // Limits on peers that have connected but not finished the handshake, so
 // that a local user cannot exhaust the daemon's descriptors.
 const (
-	maxHandshakes  = 128             // handshakes in progress at once
-	maxDenials     = 16              // denied peers answered at once; more are closed at once
-	helloTimeout   = 5 * time.Second // time a peer has to send its hello
-	deniedHoldTime = time.Second     // time a denied peer has to send its hello before the reply
+	maxHandshakes       = 256             // handshakes in progress at once
+	maxHandshakesPerUID = 64              // of those, from one uid
+	maxDenials          = 16              // denied peers answered at once; more are closed at once
+	helloTimeout        = 5 * time.Second // time a peer has to send its hello
+	deniedHoldTime      = time.Second     // time a denied peer has to send its hello before the reply
 )
 
 // logLimiter allows a few log lines per key each second and counts the
@@ -46,4 +47,27 @@ func (l *logLimiter) allow(key string) (bool, int) {
 	n := l.dropped[key]
 	delete(l.dropped, key)
 	return true, n
+}
+
+// startHandshake takes a handshake token for uid, and reports false when
+// the daemon or that uid has too many handshakes in progress.
+func (s *Server) startHandshake(uid uint32) bool {
+	s.hsMu.Lock()
+	defer s.hsMu.Unlock()
+	if s.hsTotal >= maxHandshakes || s.hsByUID[uid] >= maxHandshakesPerUID {
+		return false
+	}
+	s.hsTotal++
+	s.hsByUID[uid]++
+	return true
+}
+
+// endHandshake returns the token startHandshake took.
+func (s *Server) endHandshake(uid uint32) {
+	s.hsMu.Lock()
+	defer s.hsMu.Unlock()
+	s.hsTotal--
+	if s.hsByUID[uid]--; s.hsByUID[uid] <= 0 {
+		delete(s.hsByUID, uid)
+	}
 }

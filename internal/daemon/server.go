@@ -30,7 +30,7 @@ const LockName = "fieldd.lock"
 const PathLogName = "paths.log"
 
 // ErrRunning is wrapped when another daemon holds the runtime directory.
-var ErrRunning = errors.New("another fieldd holds the runtime directory")
+var ErrRunning = errors.New("another fieldd holds the directory")
 
 // Server is a running fieldd.
 type Server struct {
@@ -60,9 +60,11 @@ type Server struct {
 	orphanArenas []orphan
 	stopping     bool // set by shutdown: disconnects keep slots and arenas
 
-	handshakes chan struct{} // one token per handshake in progress
-	denials    chan struct{} // one token per denied peer waiting for its reply
-	limiter    *logLimiter
+	hsMu    sync.Mutex
+	hsTotal int            // handshakes in progress
+	hsByUID map[uint32]int // handshakes in progress by peer uid
+	denials chan struct{}  // one token per denied peer waiting for its reply
+	limiter *logLimiter
 }
 
 // New sets up a daemon: directories, the instance lock, the path log, the
@@ -73,17 +75,17 @@ func New(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		start:      time.Now(),
-		closing:    make(chan struct{}),
-		conns:      make(map[*conn]struct{}),
-		rejected:   make(map[string]uint64),
-		slots:      registry.NewAlloc(0, cfg.Geometry.MaxSlots),
-		handshakes: make(chan struct{}, maxHandshakes),
-		denials:    make(chan struct{}, maxDenials),
-		limiter:    newLogLimiter(5),
-		arenas:     registry.NewAlloc(1, cfg.Geometry.Writers),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		start:    time.Now(),
+		closing:  make(chan struct{}),
+		conns:    make(map[*conn]struct{}),
+		rejected: make(map[string]uint64),
+		slots:    registry.NewAlloc(0, cfg.Geometry.MaxSlots),
+		hsByUID:  make(map[uint32]int),
+		denials:  make(chan struct{}, maxDenials),
+		limiter:  newLogLimiter(5),
+		arenas:   registry.NewAlloc(1, cfg.Geometry.Writers),
 	}
 	defer func() {
 		if err != nil {
@@ -125,9 +127,9 @@ func New(cfg Config) (_ *Server, err error) {
 // the option that chose dir, for the error message.
 func takeLock(dir, flag string) (*os.File, error) {
 	name := filepath.Join(dir, LockName)
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := shm.OpenOwned(name, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
+		return nil, fmt.Errorf("open lock file (%s): %w", flag, err)
 	}
 	ok, err := shm.TryLock(f, 0, 0)
 	if err != nil || !ok {

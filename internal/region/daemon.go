@@ -69,7 +69,7 @@ func Create(dir string, g Geometry, pid int) (_ *Region, _ *Files, err error) {
 	if files.Slots, err = shm.Create(spath, l.SlotsSize); err != nil {
 		return nil, nil, sizeHint(err, l)
 	}
-	if files.ValuesRO, err = os.Open(vpath); err != nil {
+	if files.ValuesRO, err = shm.OpenOwned(vpath, os.O_RDONLY, 0); err != nil {
 		return nil, nil, fmt.Errorf("open %s read-only: %w", vpath, err)
 	}
 
@@ -161,13 +161,13 @@ func Reopen(dir string, g Geometry) (*Region, *Files, error) {
 		files.Close()
 		return nil, nil, e
 	}
-	if files.Values, err = os.OpenFile(vpath, os.O_RDWR, 0); err != nil {
+	if files.Values, err = shm.OpenOwned(vpath, os.O_RDWR, 0); err != nil {
 		return fail(err)
 	}
-	if files.ValuesRO, err = os.Open(vpath); err != nil {
+	if files.ValuesRO, err = shm.OpenOwned(vpath, os.O_RDONLY, 0); err != nil {
 		return fail(err)
 	}
-	if files.Slots, err = os.OpenFile(spath, os.O_RDWR, 0); err != nil {
+	if files.Slots, err = shm.OpenOwned(spath, os.O_RDWR, 0); err != nil {
 		return fail(err)
 	}
 	r, err := Open(files.Values, files.Slots, true)

@@ -6,18 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"github.com/edsrzf/mmap-go"
 	"golang.org/x/sys/unix"
 )
 
-// Create creates (or truncates) the region file at path with mode 0600 and
+// Create creates the region file at path, which must not exist, with mode 0600 and
 // reserves size bytes of backing store with fallocate, so that touching any
 // page of the mapping later cannot raise SIGBUS for lack of tmpfs space. A
 // file system that cannot hold size bytes gives an error wrapping
 // [ErrNoSpace] that names the needed and available sizes.
 func Create(path string, size int64) (f *os.File, err error) {
-	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create region %s: %w", path, err)
 	}
@@ -118,4 +119,28 @@ func (m *Mapping) Close() error {
 	err := m.m.Unmap()
 	m.m = nil
 	return err
+}
+
+// OpenOwned opens the file at path without following a symbolic link and
+// checks that this process's effective uid owns it and that group and
+// others cannot write it. A directory that other users can write to (with
+// the sticky bit) may hold files they planted; this keeps the daemon from
+// trusting them.
+func OpenOwned(path string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|unix.O_NOFOLLOW, perm)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if ok && (int(sys.Uid) != os.Geteuid() || st.Mode().Perm()&0o022 != 0 || !st.Mode().IsRegular()) {
+		f.Close()
+		return nil, fmt.Errorf("%s is owned by uid %d with mode %s, want a regular file of uid %d not writable by others; remove it",
+			path, sys.Uid, st.Mode(), os.Geteuid())
+	}
+	return f, nil
 }

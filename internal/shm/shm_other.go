@@ -34,3 +34,4 @@ func PeerCred(*net.UnixConn) (Cred, error)                     { return Cred{}, 
 func SendFiles(*net.UnixConn, []byte, ...*os.File) error       { return ErrNotSupported }
 func RecvFiles(*net.UnixConn, []byte) (int, []*os.File, error) { return 0, nil, ErrNotSupported }
 func TryLock(*os.File, int64, int64) (bool, error)             { return false, ErrNotSupported }
+func OpenOwned(string, int, os.FileMode) (*os.File, error)     { return nil, ErrNotSupported }

@@ -13,11 +13,13 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,7 +113,7 @@ type watch struct {
 }
 
 // Dial connects to the daemon, receives a slot and maps the region.
-func Dial(ctx context.Context, opts Options) (_ *Client, err error) {
+func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if opts.RuntimeDir == "" {
 		opts.RuntimeDir = proto.DefaultRuntimeDir()
 	}
@@ -131,6 +133,24 @@ func Dial(ctx context.Context, opts Options) (_ *Client, err error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 
+	// A daemon with too many handshakes in progress answers CodeLimit;
+	// that passes within milliseconds, so Dial retries it with backoff.
+	for attempt := 0; ; attempt++ {
+		c, err := dial(ctx, opts)
+		var e *Error
+		if attempt >= 6 || !errors.As(err, &e) || e.Code != CodeLimit || !strings.Contains(e.Message, "handshake") {
+			return c, err
+		}
+		select {
+		case <-time.After(10 * time.Millisecond << attempt):
+		case <-ctx.Done():
+			return nil, err
+		}
+	}
+}
+
+// dial makes one connection attempt for Dial.
+func dial(ctx context.Context, opts Options) (_ *Client, err error) {
 	sock := filepath.Join(opts.RuntimeDir, proto.SocketName)
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "unixpacket", sock)
