@@ -10,7 +10,7 @@ import (
 const (
 	maxHandshakes       = 256             // handshakes in progress at once
 	maxHandshakesPerUID = 64              // of those, from one uid
-	maxDenials          = 16              // denied peers answered at once; more are closed at once
+	maxDenials          = 16              // peers sent an error before the handshake at once; more are closed without one
 	helloTimeout        = 5 * time.Second // time a peer has to send its hello
 	deniedHoldTime      = time.Second     // time a denied peer has to send its hello before the reply
 )
