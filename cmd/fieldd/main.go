@@ -116,6 +116,8 @@ A flag on the command line wins over the environment.`,
 	f.Int64Var(&g.ArenaSize, "arena-size", g.ArenaSize, "value arena per writer, in bytes, a multiple of 4096")
 	f.IntVar(&cfg.MaxPath, "max-path-length", proto.DefaultMaxPath, "longest field path, in bytes")
 	f.IntVar(&cfg.MaxMessage, "max-message-size", proto.DefaultMaxMessage, "largest control message, in bytes")
+	f.IntVar(&cfg.MaxHandshakes, "max-handshakes", daemon.DefaultMaxHandshakes, "connections in their handshake at once; more are rejected")
+	f.IntVar(&cfg.MaxHandshakesPerUID, "max-handshakes-per-uid", daemon.DefaultMaxHandshakesPerUID, "connections from one uid in their handshake at once")
 	f.StringSliceVar(&readers, "readers", nil, "uids, user names or group names (group:NAME) allowed to connect (default: the daemon's uid)")
 	f.StringSliceVar(&writers, "writers", nil, "uids, user names or group names (group:NAME) allowed to claim prefixes (default: the daemon's uid)")
 	f.StringVar(&metrics, "metrics-listen", "", "TCP address for Prometheus /metrics, such as 127.0.0.1:9464 (default: no listener)")

@@ -21,9 +21,13 @@ type Config struct {
 	Geometry   region.Geometry
 	MaxPath    int
 	MaxMessage int
-	Readers    Allow // peers that may connect and read
-	Writers    Allow // peers that may also claim prefixes
-	Logger     *slog.Logger
+	// MaxHandshakes and MaxHandshakesPerUID cap the connections that have
+	// not finished their handshake, overall and from one uid.
+	MaxHandshakes       int
+	MaxHandshakesPerUID int
+	Readers             Allow // peers that may connect and read
+	Writers             Allow // peers that may also claim prefixes
+	Logger              *slog.Logger
 }
 
 // Allow is an allow list of uids and gids. Root is always allowed.
@@ -101,6 +105,12 @@ func (c *Config) setDefaults() {
 	if c.MaxMessage == 0 {
 		c.MaxMessage = proto.DefaultMaxMessage
 	}
+	if c.MaxHandshakes == 0 {
+		c.MaxHandshakes = DefaultMaxHandshakes
+	}
+	if c.MaxHandshakesPerUID == 0 {
+		c.MaxHandshakesPerUID = DefaultMaxHandshakesPerUID
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -112,6 +122,12 @@ func (c *Config) validate() error {
 	}
 	if c.MaxMessage < 4096 || c.MaxMessage > 64<<20 {
 		return fmt.Errorf("--max-message-size=%d: must be from 4096 to %d bytes", c.MaxMessage, 64<<20)
+	}
+	if c.MaxHandshakes < 1 || c.MaxHandshakes > 65536 {
+		return fmt.Errorf("--max-handshakes=%d: must be from 1 to 65536", c.MaxHandshakes)
+	}
+	if c.MaxHandshakesPerUID < 1 || c.MaxHandshakesPerUID > c.MaxHandshakes {
+		return fmt.Errorf("--max-handshakes-per-uid=%d: must be from 1 to --max-handshakes (%d)", c.MaxHandshakesPerUID, c.MaxHandshakes)
 	}
 	return c.Geometry.Validate()
 }

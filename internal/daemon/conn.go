@@ -77,11 +77,12 @@ func (s *Server) serveConn(nc *net.UnixConn) {
 	if !s.startHandshake(cred.UID) {
 		s.reject(proto.CodeLimit)
 		s.logLimited("handshakes", "connection rejected: too many handshakes in progress",
-			"pid", cred.PID, "uid", cred.UID, "max", maxHandshakes, "max_per_uid", maxHandshakesPerUID)
+			"pid", cred.PID, "uid", cred.UID, "max", s.cfg.MaxHandshakes, "max_per_uid", s.cfg.MaxHandshakesPerUID)
 		select {
 		case s.denials <- struct{}{}:
 			s.answerEarly(c, proto.CodeLimit, fmt.Sprintf(
-				"too many connections are in their handshake (at most %d, %d per uid); retry shortly", maxHandshakes, maxHandshakesPerUID))
+				"too many connections are in their handshake (at most %d, %d per uid; fieldd --max-handshakes, --max-handshakes-per-uid); retry shortly",
+				s.cfg.MaxHandshakes, s.cfg.MaxHandshakesPerUID))
 			<-s.denials
 		default:
 		}

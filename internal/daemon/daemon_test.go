@@ -321,7 +321,7 @@ func TestSilentPeersCannotBlockClients(t *testing.T) {
 	// handshake tokens; the ones beyond are answered or closed within
 	// about deniedHoldTime instead of held for helloTimeout.
 	var silent []*net.UnixConn
-	for range maxHandshakesPerUID + 40 {
+	for range DefaultMaxHandshakesPerUID + 40 {
 		nc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: s.SocketPath(), Net: "unixpacket"})
 		if err != nil {
 			t.Fatal(err)
@@ -345,7 +345,7 @@ func TestSilentPeersCannotBlockClients(t *testing.T) {
 	}
 	if released != 40 {
 		t.Errorf("%d of %d silent peers were released early, want the 40 beyond %d per uid",
-			released, len(silent), maxHandshakesPerUID)
+			released, len(silent), DefaultMaxHandshakesPerUID)
 	}
 	for _, nc := range silent {
 		nc.Close()
@@ -373,7 +373,7 @@ func TestSilentPeersCannotBlockClients(t *testing.T) {
 func TestHandshakeLimitAnswersWithReason(t *testing.T) {
 	s := startServer(t, nil)
 	var held []*net.UnixConn
-	for range maxHandshakesPerUID {
+	for range DefaultMaxHandshakesPerUID {
 		nc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: s.SocketPath(), Net: "unixpacket"})
 		if err != nil {
 			t.Fatal(err)
@@ -391,17 +391,17 @@ func TestHandshakeLimitAnswersWithReason(t *testing.T) {
 		s.hsMu.Lock()
 		n := s.hsTotal
 		s.hsMu.Unlock()
-		if n == maxHandshakesPerUID {
+		if n == DefaultMaxHandshakesPerUID {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d handshakes in progress, want %d", n, maxHandshakesPerUID)
+			t.Fatalf("%d handshakes in progress, want %d", n, DefaultMaxHandshakesPerUID)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	c := dialRaw(t, s)
 	c.send(proto.TypeHello, proto.Hello{Proto: proto.Version, Layout: region.LayoutVersion})
-	c.expectError(proto.CodeLimit, "handshake", "retry")
+	c.expectError(proto.CodeLimit, "handshake", "retry", "--max-handshakes-per-uid")
 }
 
 func TestLogLimiterDropsRepeats(t *testing.T) {

@@ -8,11 +8,11 @@ import (
 // Limits on peers that have connected but not finished the handshake, so
 // that a local user cannot exhaust the daemon's descriptors.
 const (
-	maxHandshakes       = 256             // handshakes in progress at once
-	maxHandshakesPerUID = 64              // of those, from one uid
-	maxDenials          = 16              // peers sent an error before the handshake at once; more are closed without one
-	helloTimeout        = 5 * time.Second // time a peer has to send its hello
-	deniedHoldTime      = time.Second     // time a denied peer has to send its hello before the reply
+	DefaultMaxHandshakes       = 256             // handshakes in progress at once
+	DefaultMaxHandshakesPerUID = 64              // of those, from one uid
+	maxDenials                 = 16              // peers sent an error before the handshake at once; more are closed without one
+	helloTimeout               = 5 * time.Second // time a peer has to send its hello
+	deniedHoldTime             = time.Second     // time a denied peer has to send its hello before the reply
 )
 
 // logLimiter allows a few log lines per key each second and counts the
@@ -54,7 +54,7 @@ func (l *logLimiter) allow(key string) (bool, int) {
 func (s *Server) startHandshake(uid uint32) bool {
 	s.hsMu.Lock()
 	defer s.hsMu.Unlock()
-	if s.hsTotal >= maxHandshakes || s.hsByUID[uid] >= maxHandshakesPerUID {
+	if s.hsTotal >= s.cfg.MaxHandshakes || s.hsByUID[uid] >= s.cfg.MaxHandshakesPerUID {
 		return false
 	}
 	s.hsTotal++
