@@ -153,7 +153,7 @@ func (s *Server) rejectConn(c *conn, id uint32, e *reqError) {
 	s.send(c, proto.TypeError, id, proto.Error{Code: e.code, Message: e.msg, Holder: e.holder})
 }
 
-// denyEarly answers a peer whose uid may not connect.
+// denyEarly rejects a peer whose uid may not connect, with an error reply.
 func (s *Server) denyEarly(c *conn) {
 	s.reject(proto.CodeDenied)
 	s.logLimited("denied", "connection rejected", "pid", c.cred.PID, "uid", c.cred.UID, "gid", c.cred.GID)
@@ -177,7 +177,7 @@ func (s *Server) answerEarly(c *conn, code, msg string) {
 }
 
 // logLimited logs a warning unless more than a few of its kind were logged
-// in the last second; dropped lines are counted in the next one logged.
+// in the last second. The next line logged counts the dropped ones.
 func (s *Server) logLimited(kind, msg string, args ...any) {
 	ok, dropped := s.limiter.allow(kind)
 	if !ok {
@@ -287,7 +287,7 @@ func (s *Server) disconnect(c *conn) {
 }
 
 // releaseLocked gives the client's prefixes back. Its fields return to the
-// daemon, and every watcher of them is told to reread them: the writer may
+// daemon, and every watcher of them is made to reread them: the writer may
 // have stored a version and died before notifying.
 func (s *Server) releaseLocked(c *conn) int {
 	if c.arena == 0 {

@@ -267,7 +267,7 @@ func (s *Server) listen() error {
 func (s *Server) SocketPath() string { return filepath.Join(s.cfg.RuntimeDir, proto.SocketName) }
 
 // Serve accepts clients until ctx is done, then disconnects every client
-// and releases the region. It tells systemd READY=1 once it accepts.
+// and releases the region. It sends systemd READY=1 once it accepts.
 func (s *Server) Serve(ctx context.Context) error {
 	l := s.reg.L
 	s.log.Info("fieldd started",

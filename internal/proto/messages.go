@@ -1,6 +1,6 @@
 package proto
 
-// Hello opens a session. The daemon answers with [Welcome] or [Error].
+// Hello opens a session. The daemon replies with [Welcome] or [Error].
 type Hello struct {
 	Proto  int    `json:"proto"`
 	Layout uint64 `json:"layout"` // region layout version the client reads
@@ -17,7 +17,7 @@ type Welcome struct {
 	MaxMessage int    `json:"max_message"`
 }
 
-// FieldIDs asks for the IDs of paths; with Create, unknown paths get new
+// FieldIDs requests the IDs of paths. With Create, unknown paths get new
 // permanent IDs. The reply is [IDs], with 0 for an unknown path when
 // Create is false.
 type FieldIDs struct {
@@ -25,17 +25,17 @@ type FieldIDs struct {
 	Create bool     `json:"create"`
 }
 
-// IDs answers [FieldIDs], in request order.
+// IDs is the reply to [FieldIDs], in request order.
 type IDs struct {
 	IDs []uint32 `json:"ids"`
 }
 
-// FieldPaths asks for the paths of IDs; the reply is [Paths].
+// FieldPaths requests the paths of IDs. The reply is [Paths].
 type FieldPaths struct {
 	IDs []uint32 `json:"ids"`
 }
 
-// Paths answers [FieldPaths], in request order.
+// Paths is the reply to [FieldPaths], in request order.
 type Paths struct {
 	Paths []string `json:"paths"`
 }
@@ -46,7 +46,7 @@ type Watch struct {
 	IDs []uint32 `json:"ids"`
 }
 
-// Update asks the daemon to store Value in field ID. Only fields that no
+// Update requests that the daemon store Value in field ID. Only fields that no
 // writer owns can be updated this way.
 type Update struct {
 	ID    uint32 `json:"id"`

@@ -65,7 +65,7 @@ type SlotInfo struct {
 	UID        uint32
 	Since      time.Time
 	// ProcStart is the owner's start time from /proc/PID/stat. With PID it
-	// tells a restarted daemon whether the owner still runs, even if the
+	// lets a restarted daemon check whether the owner still runs, even if the
 	// pid was reused.
 	ProcStart uint64
 }

@@ -133,8 +133,8 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 
-	// A daemon with too many handshakes in progress answers CodeLimit;
-	// that passes within milliseconds, so Dial retries it with backoff.
+	// A daemon with too many handshakes in progress replies CodeLimit.
+	// That passes within milliseconds, so Dial retries it with backoff.
 	for attempt := 0; ; attempt++ {
 		c, err := dial(ctx, opts)
 		var e *Error

@@ -115,7 +115,7 @@ func (c *Client) Read(id FieldID) (Value, error) {
 	return Value{id: id, version: ver, data: data, gone: gone}, nil
 }
 
-// Update asks the daemon to store value in field id. Only fields that no
+// Update requests that the daemon store value in field id. Only fields that no
 // writer has claimed can be updated this way; for a claimed field the
 // daemon rejects the update with [CodeOwned], naming the owner's pid, and
 // the owning writer must publish the change.
