@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -371,4 +372,50 @@ func dialCleanup(t *testing.T, run string) *client.Client {
 	c := dialRetry(t, run)
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+func TestBadSlotsFileKeepsValues(t *testing.T) {
+	for _, damage := range []string{"garbage", "deleted"} {
+		t.Run(damage, func(t *testing.T) {
+			dir := t.TempDir()
+			args := []string{"--runtime-dir", dir + "/run", "--state-dir", dir + "/state"}
+			first, _ := startDaemon(t, nil, args...)
+			ctx := context.Background()
+			c := dialRetry(t, dir+"/run")
+			id, err := c.FieldID(ctx, "a/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Update(ctx, id, []byte("kept")); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			first.Process.Signal(syscall.SIGTERM)
+			first.Wait()
+
+			slots := filepath.Join(dir, "run", "slots")
+			if damage == "garbage" {
+				f, err := os.OpenFile(slots, os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.WriteAt(bytes.Repeat([]byte{0xff}, 4096), 0)
+				f.Close()
+			} else {
+				os.Remove(slots)
+			}
+
+			_, log := startDaemon(t, nil, args...)
+			waitFor(t, func() bool { return strings.Contains(log.String(), "fieldd started") })
+			if !strings.Contains(log.String(), "rebuilt the slots file") {
+				t.Errorf("slots file was not rebuilt alone:\n%s", log.String())
+			}
+			c2 := dialRetry(t, dir+"/run")
+			defer c2.Close()
+			v, err := c2.Read(id)
+			if err != nil || v.String() != "kept" || v.Version() != 1 {
+				t.Errorf("value after the rebuild = %q version %d, %v; want kept version 1", v.String(), v.Version(), err)
+			}
+		})
+	}
 }

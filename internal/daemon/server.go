@@ -186,9 +186,17 @@ func (s *Server) openRegion() error {
 	case err == nil:
 		s.log.Info("reopened region", "dir", s.cfg.RuntimeDir)
 		s.adoptOrphans(r)
-	case errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, os.ErrNotExist) && !exists(filepath.Join(s.cfg.RuntimeDir, region.ValuesFile)):
 		r, files, err = region.Create(s.cfg.RuntimeDir, g, os.Getpid())
 	default:
+		// A bad slots file alone costs no values: keep the values file.
+		restoreSlots := s.moveAside(region.SlotsFile)
+		if r, files, err = region.RebuildSlots(s.cfg.RuntimeDir, g, os.Getpid()); err == nil {
+			s.log.Warn("rebuilt the slots file; values kept", "dir", s.cfg.RuntimeDir)
+			s.adoptOrphans(r)
+			break
+		}
+		restoreSlots()
 		s.log.Warn("replacing region: values and versions start over", "dir", s.cfg.RuntimeDir, "reason", err)
 		restore := s.moveRegionAside()
 		r, files, err = region.Create(s.cfg.RuntimeDir, g, os.Getpid())
@@ -211,15 +219,25 @@ func (s *Server) openRegion() error {
 	return err
 }
 
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
 // moveRegionAside renames the region files to NAME.bad-TIME, after
 // deleting older such copies so that repeated rebuilds cannot fill the
 // tmpfs. It returns a function that moves them back, for a rebuild that
 // fails.
 func (s *Server) moveRegionAside() (restore func()) {
+	return s.moveAside(region.ValuesFile, region.SlotsFile)
+}
+
+// moveAside is moveRegionAside for the named files only.
+func (s *Server) moveAside(names ...string) (restore func()) {
 	dir := s.cfg.RuntimeDir
 	stamp := time.Now().Format("20060102T150405")
 	var moved [][2]string
-	for _, name := range []string{region.ValuesFile, region.SlotsFile} {
+	for _, name := range names {
 		old, _ := filepath.Glob(filepath.Join(dir, name+".bad-*"))
 		for _, p := range old {
 			os.Remove(p)

@@ -181,6 +181,66 @@ func Reopen(dir string, g Geometry) (*Region, *Files, error) {
 	return r, files, nil
 }
 
+// RebuildSlots reopens a valid values file of geometry g in dir and builds
+// a new slots file beside it, so values and versions survive a slots file
+// that fails validation. The caller has moved the old slots file aside.
+func RebuildSlots(dir string, g Geometry, pid int) (_ *Region, _ *Files, err error) {
+	l, err := NewLayout(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	vpath, spath := filepath.Join(dir, ValuesFile), filepath.Join(dir, SlotsFile)
+	files := &Files{}
+	var maps []*shm.Mapping
+	defer func() {
+		if err != nil {
+			files.Close()
+			for _, m := range maps {
+				m.Close()
+			}
+		}
+	}()
+	if files.Values, err = shm.OpenOwned(vpath, os.O_RDWR, 0); err != nil {
+		return nil, nil, err
+	}
+	if files.ValuesRO, err = shm.OpenOwned(vpath, os.O_RDONLY, 0); err != nil {
+		return nil, nil, err
+	}
+	vm, err := shm.Map(files.Values, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	maps = append(maps, vm)
+	lv, err := readHeader(vm.Bytes(), KindValues)
+	if err != nil {
+		return nil, nil, fmt.Errorf("values file: %w", err)
+	}
+	if lv.Geometry != g {
+		return nil, nil, fmt.Errorf("%w: values file geometry %+v differs from the requested %+v", ErrInvalid, lv.Geometry, g)
+	}
+
+	os.Remove(spath)
+	if files.Slots, err = shm.Create(spath, l.SlotsSize); err != nil {
+		return nil, nil, sizeHint(err, l)
+	}
+	sm, err := shm.Map(files.Slots, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	maps = append(maps, sm)
+	r, err := build(l, vm.Bytes(), sm.Bytes(), true)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.maps = maps
+	r.writeHeader(r.shdr, KindSlots, l.SlotsSize, pid)
+	for i := range r.slotv {
+		r.slotv[i].Reset(SlotInfo{})
+	}
+	r.shdr[hReady].Store(readyWord(KindSlots))
+	return r, files, nil
+}
+
 // SetDaemon stores the daemon's pid and start time in the values header.
 func (r *Region) SetDaemon(pid int, start time.Time) {
 	r.vhdr[hDaemonPID].Store(uint64(pid))
