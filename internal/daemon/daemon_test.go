@@ -419,3 +419,51 @@ func TestLogLimiterDropsRepeats(t *testing.T) {
 		t.Error("a different kind was limited")
 	}
 }
+
+func TestBurstOfClientsAllAnswered(t *testing.T) {
+	s := startServer(t, nil) // 4 slots
+	const n = 200
+	codes := make(chan string, n)
+	for range n {
+		go func() {
+			nc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: s.SocketPath(), Net: "unixpacket"})
+			if err != nil {
+				codes <- "dial: " + err.Error()
+				return
+			}
+			defer nc.Close()
+			nc.SetDeadline(time.Now().Add(20 * time.Second))
+			msg, _ := proto.Encode(nil, proto.TypeHello, 1, proto.Hello{Proto: proto.Version, Layout: region.LayoutVersion})
+			nc.Write(msg)
+			buf := make([]byte, 4096)
+			m, files, err := shm.RecvFiles(nc, buf)
+			for _, f := range files {
+				f.Close()
+			}
+			if err != nil {
+				codes <- "no answer: " + err.Error()
+				return
+			}
+			h, body, _ := proto.DecodeHeader(buf[:m], len(buf))
+			if h.Type == proto.TypeWelcome {
+				codes <- "welcome"
+				// Hold the slot until every client has its answer.
+				time.Sleep(2 * time.Second)
+				return
+			}
+			var e proto.Error
+			proto.DecodeBody(body, &e)
+			codes <- e.Code
+		}()
+	}
+	got := map[string]int{}
+	for range n {
+		got[<-codes]++
+	}
+	if got["welcome"] != 4 {
+		t.Errorf("%d clients welcomed, want the 4 slots: %v", got["welcome"], got)
+	}
+	if got["welcome"]+got[proto.CodeSlotsFull]+got[proto.CodeLimit] != n {
+		t.Errorf("not every client got a welcome or a clear error: %v", got)
+	}
+}
