@@ -276,38 +276,49 @@ func (s *Server) disconnect(c *conn) {
 		s.reg.SetWatch(id, c.slot, false)
 	}
 	released := s.releaseLocked(c)
-	sl, _ := s.reg.Slot(c.slot)
-	addSlotCounters(&s.retired, sl.Counters())
-	sl.Reset(region.SlotInfo{Generation: c.gen})
-	s.slots.Put(c.slot)
+	s.freeSlotLocked(c.slot, c.gen)
 	if c.rejects > maxLoggedRejects {
 		c.log.Warn("rejected requests not logged", "count", c.rejects-maxLoggedRejects)
 	}
 	c.log.Info("client disconnected, slot reclaimed", "watches", len(c.watches), "released_fields", released)
 }
 
-// releaseLocked gives the client's prefixes back. Its fields return to the
-// daemon, and every watcher of them is made to reread them: the writer may
-// have stored a version and died before notifying.
+// releaseLocked gives the client's prefixes and its arena back.
 func (s *Server) releaseLocked(c *conn) int {
 	if c.arena == 0 {
 		return 0
 	}
-	n := 0
-	for _, p := range c.prefixes {
-		for _, id := range s.paths.Under(p, proto.HasPrefix) {
-			if s.reg.Owner(id) == c.arena {
-				s.reg.SetOwner(id, 0)
-				s.reg.Raise(id)
-				n++
-			}
-		}
-	}
-	s.reg.SetArenaOwner(c.arena, 0, 0)
-	s.arenas.Put(c.arena)
+	n := s.freeArenaLocked(c.arena)
 	c.log.Info("writer released", "arena", c.arena, "prefixes", c.prefixes, "fields", n)
 	c.arena, c.prefixes = 0, nil
 	return n
+}
+
+// freeArenaLocked hands every field of arena a back to the daemon and
+// frees the arena. Each field is marked pending for its watchers, because
+// the writer may have stored a version and died before notifying. It
+// returns how many fields it released.
+func (s *Server) freeArenaLocked(a int) int {
+	n := 0
+	for id := uint32(1); id <= s.paths.Len(); id++ {
+		if s.reg.Owner(id) == a {
+			s.reg.SetOwner(id, 0)
+			s.reg.Raise(id)
+			n++
+		}
+	}
+	s.reg.SetArenaOwner(a, 0, 0)
+	s.arenas.Put(a)
+	return n
+}
+
+// freeSlotLocked adds slot i's counters to the reclaimed totals, wipes it
+// and frees it. The caller has already removed it from every watcher mask.
+func (s *Server) freeSlotLocked(i int, gen uint64) {
+	sl, _ := s.reg.Slot(i)
+	addSlotCounters(&s.retired, sl.Counters())
+	sl.Reset(region.SlotInfo{Generation: gen})
+	s.slots.Put(i)
 }
 
 // holderOf returns the connection whose claims cover path, if any.

@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/fieldd/fieldd/internal/proto"
 	"github.com/fieldd/fieldd/internal/region"
 )
 
@@ -83,7 +82,7 @@ func (s *Server) adoptOrphans(r *region.Region) {
 		}
 		r.SetArenaOwner(a, 0, 0)
 	}
-	for _, id := range s.paths.Under("", proto.HasPrefix) {
+	for id := uint32(1); id <= s.paths.Len(); id++ {
 		if a := r.Owner(id); a != 0 && (a < 0 || a > g.Writers || !liveArena[a]) {
 			r.SetOwner(id, 0)
 			r.Raise(id)
@@ -107,11 +106,8 @@ func (s *Server) reapOrphans() {
 			continue
 		}
 		sl, _ := s.reg.Slot(o.index)
-		gen := sl.Info().Generation
 		s.reg.ClearSlotWatches(o.index)
-		addSlotCounters(&s.retired, sl.Counters())
-		sl.Reset(region.SlotInfo{Generation: gen})
-		s.slots.Put(o.index)
+		s.freeSlotLocked(o.index, sl.Info().Generation)
 		s.log.Info("orphaned slot reclaimed", "slot", o.index, "pid", o.pid)
 	}
 	s.orphanSlots = kept
@@ -122,16 +118,7 @@ func (s *Server) reapOrphans() {
 			keptArenas = append(keptArenas, o)
 			continue
 		}
-		n := 0
-		for _, id := range s.paths.Under("", proto.HasPrefix) {
-			if s.reg.Owner(id) == o.index {
-				s.reg.SetOwner(id, 0)
-				s.reg.Raise(id)
-				n++
-			}
-		}
-		s.reg.SetArenaOwner(o.index, 0, 0)
-		s.arenas.Put(o.index)
+		n := s.freeArenaLocked(o.index)
 		s.log.Info("orphaned writer arena released", "arena", o.index, "pid", o.pid, "fields", n)
 	}
 	s.orphanArenas = keptArenas
