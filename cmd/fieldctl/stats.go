@@ -46,14 +46,9 @@ func sumStats(st client.DaemonStats) statsTotals {
 		t.ArenaFull += w.ArenaFull
 		t.BytesUsed += w.BytesUsed
 	}
-	for _, s := range append(st.Slots, st.Reclaimed) {
-		t.Drains += s.Drains
-		t.Drained += s.Drained
-		t.Frames += s.Frames
-		t.Callbacks += s.Callbacks
-		t.Overflows += s.Overflows
-		t.Overruns += s.Overruns
-	}
+	s := st.SlotTotals
+	t.Drains, t.Drained, t.Frames = s.Drains, s.Drained, s.Frames
+	t.Callbacks, t.Overflows, t.Overruns = s.Callbacks, s.Overflows, s.Overruns
 	if n := t.Coalesced + t.Notified; n > 0 {
 		t.CoalescingRatio = float64(t.Coalesced) / float64(n)
 	}

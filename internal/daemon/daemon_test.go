@@ -467,3 +467,31 @@ func TestBurstOfClientsAllAnswered(t *testing.T) {
 		t.Errorf("not every client got a welcome or a clear error: %v", got)
 	}
 }
+
+func TestStatsTotalsIncludeReclaimedSlots(t *testing.T) {
+	s := startServer(t, nil)
+	gone := dialRaw(t, s)
+	w := gone.hello()
+	sl, _ := s.reg.Slot(w.Slot)
+	sl.Count(region.CtrFrames, 5)
+	gone.nc.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().Reclaimed.Frames != 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("reclaimed frames = %d, want 5", s.Stats().Reclaimed.Frames)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	live := dialRaw(t, s)
+	w = live.hello()
+	sl, _ = s.reg.Slot(w.Slot)
+	sl.Count(region.CtrFrames, 3)
+	st := s.Stats()
+	if st.Totals.Frames != 8 {
+		t.Errorf("total frames = %d, want 5 reclaimed + 3 live", st.Totals.Frames)
+	}
+	if len(st.Slots) != 1 || st.Slots[0].Frames != 3 {
+		t.Errorf("live slots = %+v, want one with 3 frames", st.Slots)
+	}
+}

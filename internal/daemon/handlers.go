@@ -323,25 +323,26 @@ func (s *Server) stats() proto.StatsReply {
 		r.RejectedBy[code] = n
 	}
 	r.Reclaimed = s.retired
+	r.Totals = s.retired
+	addSlot := func(st proto.SlotStats, k region.SlotCounters) {
+		st.Pending = k.Pending
+		addSlotCounters(&st, k)
+		addSlotCounters(&r.Totals, k)
+		r.Slots = append(r.Slots, st)
+	}
 	for c := range s.conns {
 		sl, _ := s.reg.Slot(c.slot)
-		k := sl.Counters()
-		r.Slots = append(r.Slots, proto.SlotStats{
+		addSlot(proto.SlotStats{
 			Slot: c.slot, Generation: c.gen, PID: c.cred.PID, UID: c.cred.UID, Name: c.name,
 			Since: sl.Info().Since.Unix(), Watches: len(c.watches), Prefixes: slices.Clone(c.prefixes),
-			Pending: k.Pending, Overflows: k.Overflows, Wakes: k.Wakes,
-			Drains: k.Owner[region.CtrDrains], Drained: k.Owner[region.CtrDrained], Rebuilds: k.Owner[region.CtrRebuilds],
-			Frames: k.Owner[region.CtrFrames], Callbacks: k.Owner[region.CtrCallbacks], Overruns: k.Owner[region.CtrOverruns],
-			Panics: k.Owner[region.CtrPanics], BadIDs: k.Owner[region.CtrBadIDs], Parks: k.Owner[region.CtrParks],
-		})
+		}, sl.Counters())
 	}
 	for _, o := range s.orphanSlots {
 		sl, _ := s.reg.Slot(o.index)
-		k := sl.Counters()
-		st := proto.SlotStats{Slot: o.index, Generation: sl.Info().Generation, PID: o.pid, UID: sl.Info().UID,
-			Since: sl.Info().Since.Unix(), Orphan: true, Pending: k.Pending}
-		addSlotCounters(&st, k)
-		r.Slots = append(r.Slots, st)
+		info := sl.Info()
+		addSlot(proto.SlotStats{
+			Slot: o.index, Generation: info.Generation, PID: o.pid, UID: info.UID, Since: info.Since.Unix(), Orphan: true,
+		}, sl.Counters())
 	}
 	slices.SortFunc(r.Slots, func(a, b proto.SlotStats) int { return a.Slot - b.Slot })
 	for a := 0; a <= l.Writers; a++ {

@@ -94,21 +94,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.arenaUsed, float64(w.BytesUsed), a)
 	}
 
-	// Live slots plus the sum of reclaimed ones never decreases.
-	t := s.Reclaimed
-	for _, sl := range s.Slots {
-		t.Overflows += sl.Overflows
-		t.Wakes += sl.Wakes
-		t.Drains += sl.Drains
-		t.Drained += sl.Drained
-		t.Rebuilds += sl.Rebuilds
-		t.Frames += sl.Frames
-		t.Callbacks += sl.Callbacks
-		t.Overruns += sl.Overruns
-		t.Panics += sl.Panics
-		t.BadIDs += sl.BadIDs
-		t.Parks += sl.Parks
-	}
+	t := s.Totals
 	counter(c.overflows, t.Overflows)
 	counter(c.wakes, t.Wakes)
 	counter(c.drains, t.Drains)

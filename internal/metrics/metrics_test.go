@@ -15,11 +15,12 @@ func sample() proto.StatsReply {
 		Writers:    []proto.WriterStat{{Arena: 0, Publishes: 5}, {Arena: 12, Publishes: 7, Coalesced: 2}},
 		Slots:      []proto.SlotStats{{Slot: 0, Frames: 4, Overflows: 1}, {Slot: 1, Frames: 6}},
 		Reclaimed:  proto.SlotStats{Frames: 10},
+		Totals:     proto.SlotStats{Frames: 20, Overflows: 1},
 		RejectedBy: map[string]uint64{proto.CodeOwned: 2},
 	}
 }
 
-func TestCollectorSumsLiveAndReclaimedSlots(t *testing.T) {
+func TestCollectorExportsSlotTotals(t *testing.T) {
 	c := New(sample)
 	want := `
 # HELP fieldd_frames_total Client dispatch frames.

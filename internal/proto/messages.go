@@ -112,6 +112,9 @@ type StatsReply struct {
 	// Reclaimed sums the counters of every slot reclaimed so far, so that
 	// totals over Slots plus Reclaimed never decrease.
 	Reclaimed SlotStats `json:"reclaimed"`
+	// Totals sums the counters of every slot since the daemon started:
+	// Reclaimed plus the slots in use. It never decreases.
+	Totals SlotStats `json:"totals"`
 }
 
 // SlotStats describes one slot in use.

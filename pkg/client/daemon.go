@@ -29,6 +29,9 @@ type DaemonStats struct {
 	// Reclaimed sums the counters of the slots of clients that have left,
 	// so totals over Slots and Reclaimed cover every client since start.
 	Reclaimed SlotStats `json:"reclaimed"`
+	// SlotTotals sums the counters of every slot since the daemon
+	// started: Reclaimed plus the slots in use.
+	SlotTotals SlotStats `json:"slot_totals"`
 }
 
 // SlotStats describes one slot in use and the counters its owner and the
@@ -100,6 +103,7 @@ func (c *Client) DaemonStats(ctx context.Context) (DaemonStats, error) {
 		st.Slots = append(st.Slots, slotStats(s))
 	}
 	st.Reclaimed = slotStats(r.Reclaimed)
+	st.SlotTotals = slotStats(r.Totals)
 	for _, w := range r.Writers {
 		st.Writers = append(st.Writers, WriterStats{
 			Arena: w.Arena, PID: int(w.PID), Publishes: w.Publishes, Coalesced: w.Coalesced,
