@@ -20,7 +20,7 @@ import (
 	"github.com/fieldd/fieldd/pkg/client"
 )
 
-// dialRetry dials until the daemon answers or 20 s pass.
+// dialRetry dials until the daemon accepts or 20 s pass.
 func dialRetry(t *testing.T, runDir string) *client.Client {
 	t.Helper()
 	var c *client.Client
@@ -199,7 +199,7 @@ func TestClientsOutliveDaemonRestart(t *testing.T) {
 	}
 	expect("version 2")
 
-	// The old connection is gone: requests say so.
+	// The old connection is gone, and requests fail with ErrDisconnected.
 	if _, err := writer.FieldID(ctx, "doc/new"); !errors.Is(err, client.ErrDisconnected) {
 		t.Errorf("request over the old connection = %v, want ErrDisconnected", err)
 	}

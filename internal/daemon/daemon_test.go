@@ -318,7 +318,7 @@ func TestStaleSocketReplacedAndLockHeld(t *testing.T) {
 func TestSilentPeersCannotBlockClients(t *testing.T) {
 	s := startServer(t, nil)
 	// Peers that connect and never send a hello use up their uid's
-	// handshake tokens; the ones beyond are answered or closed within
+	// handshake tokens; the daemon sends the ones beyond an error or closes them within
 	// about deniedHoldTime instead of held for helloTimeout.
 	var silent []*net.UnixConn
 	for range DefaultMaxHandshakesPerUID + 40 {
@@ -447,7 +447,7 @@ func TestBurstOfClientsAllAnswered(t *testing.T) {
 			h, body, _ := proto.DecodeHeader(buf[:m], len(buf))
 			if h.Type == proto.TypeWelcome {
 				codes <- "welcome"
-				// Hold the slot until every client has its answer.
+				// Hold the slot until every client has its reply.
 				time.Sleep(2 * time.Second)
 				return
 			}

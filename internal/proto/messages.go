@@ -41,7 +41,7 @@ type Paths struct {
 }
 
 // Watch adds the client's slot to the watcher masks of IDs; [Unwatch]
-// removes it. Both are answered with [OK].
+// removes it. The daemon replies to both with [OK].
 type Watch struct {
 	IDs []uint32 `json:"ids"`
 }
@@ -53,7 +53,7 @@ type Update struct {
 	Value []byte `json:"value"`
 }
 
-// Claim asks for exclusive ownership of path prefixes ("documents").
+// Claim requests exclusive ownership of path prefixes ("documents").
 type Claim struct {
 	Prefixes []string `json:"prefixes"`
 }
@@ -64,10 +64,10 @@ type Claimed struct {
 	Prefixes []string `json:"prefixes"` // every prefix the client now holds
 }
 
-// Stats asks for [StatsReply].
+// Stats requests a [StatsReply].
 type Stats struct{}
 
-// List asks for the fields whose path starts with Prefix (at a segment
+// List requests the fields whose path starts with Prefix (at a segment
 // boundary, or every field when empty), at most Limit of them (0: the
 // daemon's page size). Truncated in the reply means more follow.
 type List struct {
@@ -76,7 +76,7 @@ type List struct {
 	Limit  int    `json:"limit"`
 }
 
-// ListReply answers [List].
+// ListReply is the reply to [List].
 type ListReply struct {
 	Fields    []FieldInfo `json:"fields"`
 	Truncated bool        `json:"truncated"`

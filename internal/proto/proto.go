@@ -6,8 +6,8 @@
 //	| "Fd" | version| type | request ID   | JSON body ...    |
 //	+------+--------+------+--------------+------------------+
 //
-// A request and its reply carry the same request ID. Any message may be
-// answered with [Error]. Region files travel as SCM_RIGHTS descriptors
+// A request and its reply carry the same request ID. The daemon may reply
+// to any request with [Error]. Region files travel as SCM_RIGHTS descriptors
 // attached to [Welcome] and [Claimed].
 package proto
 

@@ -92,8 +92,8 @@ func (rd *Reader) Pending(id uint32) bool { return rd.s.pending.IsSet(id) }
 // return does not promise work: the caller drains and decides again.
 func (rd *Reader) Park(timeout time.Duration, stop func() bool) {
 	rd.s.waiting.Store(1)
-	// Pairs with a writer's Load of the waiting word after its append: the
-	// writer sees 1 and wakes us, or this check sees its entry.
+	// Pairs with a writer's Load of the waiting word after its append:
+	// either the writer loads 1 and wakes us, or this check finds its entry.
 	if rd.HasWork() || stop() {
 		rd.s.waiting.Store(0)
 		return

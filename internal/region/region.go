@@ -45,8 +45,8 @@ const (
 )
 
 // Region is a mapped pair of region files. Its methods are safe for
-// concurrent use unless they say otherwise; ownership of each word is
-// written where it is defined.
+// concurrent use unless their documentation states otherwise. The comment
+// at each word's definition names the process that writes it.
 type Region struct {
 	L        Layout
 	values   []byte

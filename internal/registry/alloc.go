@@ -9,7 +9,7 @@ import (
 var ErrNoneFree = errors.New("no free index")
 
 // Alloc hands out indexes from a fixed range, lowest first, and counts a
-// generation per index so a reused index can be told from its last use.
+// generation per index so a reused index can be distinguished from its last use.
 // It is not safe for concurrent use.
 type Alloc struct {
 	used []bool

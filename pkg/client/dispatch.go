@@ -145,7 +145,7 @@ func (c *Client) call(w *watch, v Value) {
 }
 
 // goid returns the current goroutine's ID, parsed from its stack header.
-// It tells whether Close or a cancel function runs on the dispatcher,
+// Close and cancel functions use it to detect that they run on the dispatcher,
 // inside a callback, where waiting for callbacks to return would deadlock.
 func goid() uint64 {
 	var buf [64]byte
