@@ -36,16 +36,9 @@ status exits 0 only when the daemon replies. The slots in use include the
 one fieldctl itself holds while it asks.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signalContext()
-			defer stop()
-			c, err := g.dial(ctx)
+			st, err := g.daemonStats("status")
 			if err != nil {
 				return err
-			}
-			defer c.Close()
-			st, err := c.DaemonStats(ctx)
-			if err != nil {
-				return fmt.Errorf("status: %w", err)
 			}
 
 			writers := 0
@@ -87,16 +80,9 @@ counters. fieldctl's own slot is listed too.
 With -o json the output is an array of slot objects.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signalContext()
-			defer stop()
-			c, err := g.dial(ctx)
+			st, err := g.daemonStats("slots")
 			if err != nil {
 				return err
-			}
-			defer c.Close()
-			st, err := c.DaemonStats(ctx)
-			if err != nil {
-				return fmt.Errorf("slots: %w", err)
 			}
 			if g.json() {
 				return writeJSON(os.Stdout, st.Slots)

@@ -160,4 +160,21 @@ func (g *globals) dial(ctx context.Context) (*client.Client, error) {
 	return client.Dial(ctx, client.Options{RuntimeDir: g.runtimeDir, Name: "fieldctl"})
 }
 
+// daemonStats connects, fetches the daemon's statistics and disconnects.
+// command prefixes a failed request's error.
+func (g *globals) daemonStats(command string) (client.DaemonStats, error) {
+	ctx, stop := signalContext()
+	defer stop()
+	c, err := g.dial(ctx)
+	if err != nil {
+		return client.DaemonStats{}, err
+	}
+	defer c.Close()
+	st, err := c.DaemonStats(ctx)
+	if err != nil {
+		return client.DaemonStats{}, fmt.Errorf("%s: %w", command, err)
+	}
+	return st, nil
+}
+
 func (g *globals) json() bool { return g.output == "json" }

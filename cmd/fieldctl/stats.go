@@ -74,16 +74,9 @@ the daemon's; an arena with pid 0 is not held by any writer now.
 With -o json the output is the daemon's snapshot with a "totals" object.`,
 		Args: cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signalContext()
-			defer stop()
-			c, err := g.dial(ctx)
+			st, err := g.daemonStats("stats")
 			if err != nil {
 				return err
-			}
-			defer c.Close()
-			st, err := c.DaemonStats(ctx)
-			if err != nil {
-				return fmt.Errorf("stats: %w", err)
 			}
 			totals := sumStats(st)
 			if g.json() {
