@@ -266,11 +266,6 @@ func (r *Region) SetOwner(id uint32, arena int) error {
 	return nil
 }
 
-// SetArenaPID records which process holds arena a.
-func (r *Region) SetArenaPID(a int, pid int32) {
-	r.SetArenaOwner(a, pid, 0)
-}
-
 // SetArenaOwner records which process holds arena a and when that process
 // started, so a restarted daemon can tell whether it still runs.
 func (r *Region) SetArenaOwner(a int, pid int32, procStart uint64) {

@@ -324,7 +324,7 @@ func TestHeaderAccessors(t *testing.T) {
 	if err := r.SetOwner(9, 3); err != nil {
 		t.Fatal(err)
 	}
-	r.SetArenaPID(3, 999)
+	r.SetArenaOwner(3, 999, 0)
 
 	if r.DaemonPID() != 4321 {
 		t.Errorf("DaemonPID() = %d, want 4321", r.DaemonPID())

@@ -21,7 +21,6 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"sort"
 	"sync"
 )
 
@@ -201,13 +200,6 @@ func (l *Log) Under(prefix string, hasPrefix func(p, prefix string) bool) []uint
 			out = append(out, uint32(id+1))
 		}
 	}
-	return out
-}
-
-// Sorted returns paths sorted, for listings.
-func Sorted(paths []string) []string {
-	out := append([]string(nil), paths...)
-	sort.Strings(out)
 	return out
 }
 
