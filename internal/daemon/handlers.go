@@ -324,6 +324,9 @@ func (s *Server) stats() proto.StatsReply {
 	}
 	r.Reclaimed = s.retired
 	r.Totals = s.retired
+	s.hsMu.Lock()
+	r.Handshakes = s.hsTotal
+	s.hsMu.Unlock()
 	addSlot := func(st proto.SlotStats, k region.SlotCounters) {
 		st.Pending = k.Pending
 		addSlotCounters(&st, k)

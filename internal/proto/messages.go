@@ -107,6 +107,8 @@ type StatsReply struct {
 	Slots      []SlotStats  `json:"slots"`
 	Writers    []WriterStat `json:"writers"`
 	Rejected   uint64       `json:"rejected"`
+	// Handshakes counts connections that have not finished their handshake.
+	Handshakes int `json:"handshakes"`
 	// RejectedBy counts rejected requests by error code.
 	RejectedBy map[string]uint64 `json:"rejected_by,omitempty"`
 	// Reclaimed sums the counters of every slot reclaimed so far, so that

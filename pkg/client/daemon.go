@@ -32,6 +32,9 @@ type DaemonStats struct {
 	// SlotTotals sums the counters of every slot since the daemon
 	// started: Reclaimed plus the slots in use.
 	SlotTotals SlotStats `json:"slot_totals"`
+	// Handshakes counts connections that have not finished their
+	// handshake, this one's request excluded.
+	Handshakes int `json:"handshakes"`
 }
 
 // SlotStats describes one slot in use and the counters its owner and the
@@ -104,6 +107,7 @@ func (c *Client) DaemonStats(ctx context.Context) (DaemonStats, error) {
 	}
 	st.Reclaimed = slotStats(r.Reclaimed)
 	st.SlotTotals = slotStats(r.Totals)
+	st.Handshakes = r.Handshakes
 	for _, w := range r.Writers {
 		st.Writers = append(st.Writers, WriterStats{
 			Arena: w.Arena, PID: int(w.PID), Publishes: w.Publishes, Coalesced: w.Coalesced,
